@@ -1,0 +1,39 @@
+using System.Net;
+
+namespace LatencySmtp.Cli.Commands;
+
+internal static class Endpoints
+{
+    public static IPEndPoint Parse(string text, string what)
+    {
+        if (IPEndPoint.TryParse(text, out var ep) && ep.Port != 0) return ep;
+        throw new ArgumentException($"{what} '{text}' is not IP:PORT (for example 10.0.0.2:2525)");
+    }
+
+    /// <summary>Runs a command body and turns the errors a user can cause into one clear line and exit code 1.</summary>
+    public static async Task<int> Guard(Func<Task<int>> body)
+    {
+        try
+        {
+            return await body();
+        }
+        catch (OperationCanceledException)
+        {
+            Console.Error.WriteLine("cancelled");
+            return 130;
+        }
+        catch (Exception e) when (e is ArgumentException or IOException or InvalidOperationException or UnauthorizedAccessException
+                                       or NotSupportedException or FormatException or TimeoutException
+                                       or LatencySmtp.Experiments.Specs.ExperimentSpecException or System.Net.Sockets.SocketException)
+        {
+            Console.Error.WriteLine($"latency-smtp: {e.Message}");
+            return 1;
+        }
+    }
+
+    public static void RequireRoot(string why)
+    {
+        if (Environment.UserName != "root" && !string.Equals(Environment.GetEnvironmentVariable("USER"), "root", StringComparison.Ordinal))
+            throw new UnauthorizedAccessException($"{why} needs root (network namespaces, raw sockets, nftables): run it with sudo");
+    }
+}

@@ -1,0 +1,59 @@
+using System.CommandLine;
+using LatencySmtp.Smtp;
+using LatencySmtp.Transport;
+using LatencySmtp.Transport.Kernel;
+using LatencySmtp.Transport.Linux;
+using LatencySmtp.Transport.Raw;
+
+namespace LatencySmtp.Cli.Commands;
+
+internal static class SendCommand
+{
+    public static Command Create()
+    {
+        var variant = new Option<string>("--variant") { Description = "classic | ttcp", DefaultValueFactory = _ => "classic" };
+        var server = new Option<string>("--server") { Description = "IP:PORT of the server", Required = true };
+        var from = new Option<string>("--from") { Description = "reverse-path (MAIL FROM)", Required = true };
+        var to = new Option<string[]>("--to") { Description = "recipient (repeatable)", Required = true, AllowMultipleArgumentsPerToken = true };
+        var message = new Option<string>("--message") { Description = "RFC 5322 message file (.eml)", Required = true };
+        var helo = new Option<string>("--helo") { Description = "client host name", DefaultValueFactory = _ => Environment.MachineName };
+        var netns = new Option<string?>("--netns") { Description = "network namespace to send from (default: the current one)" };
+        var timeout = new Option<double>("--timeout") { Description = "seconds", DefaultValueFactory = _ => 30 };
+        var cmd = new Command("send", "Send one message with one variant and print how long it took") { variant, server, from, to, message, helo, netns, timeout };
+        cmd.SetAction((pr, cancel) => Endpoints.Guard(async () =>
+        {
+            var v = SmtpVariants.Parse(pr.GetValue(variant)!);
+            var ep = Endpoints.Parse(pr.GetValue(server)!, "--server");
+            var ns = pr.GetValue(netns);
+            var bytes = await File.ReadAllBytesAsync(pr.GetValue(message)!, cancel);
+            var request = new MailRequest(pr.GetValue(from)!, pr.GetValue(to)!, bytes);
+            var identity = new ClientIdentity(pr.GetValue(helo)!, $"LatencySmtp/{typeof(SendCommand).Assembly.GetName().Version?.ToString(3)}", Guid.NewGuid().ToString("N")[..16]);
+            var limit = TimeSpan.FromSeconds(pr.GetValue(timeout));
+            TransactionResult result;
+            switch (v)
+            {
+                case SmtpVariant.Classic:
+                    result = await KernelSmtpClient.RunAsync(ep, new ClientSession(identity, request, ClientMode.Classic), ns, limit, cancel);
+                    break;
+                case SmtpVariant.Ttcp:
+                    Endpoints.RequireRoot("send --variant ttcp");
+                    var (source, iface) = Routes.RouteTo(ep.Address, ns);
+                    using (KernelSilencer.Install(ns, iface, $"ip saddr {ep.Address} tcp sport {ep.Port}"))
+                    using (var client = new RawTtcpClient(RawLink.Open(ns, iface, Routes.ToUInt32(source))))
+                    {
+                        var session = new ClientSession(identity, request, ClientMode.Greetingless);
+                        result = await Task.Run(() => client.Run(Routes.ToUInt32(ep.Address), (ushort)ep.Port, session, limit, cancel), cancel);
+                    }
+                    break;
+                default:
+                    throw new NotSupportedException($"send --variant {v.Name()} is not implemented yet");
+            }
+            Console.WriteLine($"server:   {result.ServerIdentity ?? "(none)"}");
+            Console.WriteLine($"outcome:  {result.OutcomeLabel}{(result.FinalReply is { } r ? $" ({r.Code} {string.Join(" / ", r.Lines)})" : "")}");
+            if (result.Accepted) Console.WriteLine($"accepted: {result.AcceptMs:F2} ms after the connection started");
+            if (result.Error is { } err) Console.WriteLine($"error:    {err}");
+            return result.Accepted ? 0 : 2;
+        }));
+        return cmd;
+    }
+}

@@ -1,0 +1,214 @@
+using System.Diagnostics;
+using System.Net;
+using LatencySmtp.Experiments.Charts;
+using LatencySmtp.Experiments.Results;
+using LatencySmtp.Experiments.Specs;
+using LatencySmtp.Smtp;
+using LatencySmtp.Testbed;
+using LatencySmtp.Testbed.Analysis;
+using LatencySmtp.Testbed.Capture;
+using LatencySmtp.Transport;
+using LatencySmtp.Transport.Delivery;
+using LatencySmtp.Transport.Kernel;
+using LatencySmtp.Transport.Raw;
+
+namespace LatencySmtp.Experiments.Running;
+
+public sealed record ExperimentOutcome(string OutputDirectory, IReadOnlyList<TransactionRow> Transactions, IReadOnlyList<SummaryRow> Summary, RunInfo Run);
+
+/// <summary>
+/// Runs an experiment on a fresh namespace testbed per RTT: servers in the server namespace, clients in
+/// the client namespace, every packet captured on the client's interface. Variants are interleaved
+/// within each repetition so that slow drifts of the machine hit all of them alike.
+/// </summary>
+public sealed class ExperimentRunner(ExperimentSpec spec, string outputDirectory, TextWriter log)
+{
+    public const ushort ClassicPort = 2525;
+    public const ushort TtcpPort = 2526;
+    public const string ClientHost = "client.lsm.test";
+    public const string ServerHost = "mx.lsm.test";
+    public static readonly string Software = $"LatencySmtp/{typeof(ExperimentRunner).Assembly.GetName().Version?.ToString(3) ?? "0.1.0"}";
+
+    private readonly List<TransactionRow> _rows = [];
+    private readonly Dictionary<(string, double, int, int, double), long> _delivered = [];
+
+    public async Task<ExperimentOutcome> RunAsync(IEnumerable<string> commandLine, CancellationToken cancel)
+    {
+        Directory.CreateDirectory(outputDirectory);
+        var removed = Testbed.Testbed.RemoveStale();
+        if (removed > 0) log.WriteLine($"removed {removed} stale testbed(s) left by dead processes");
+        var work = Directory.CreateTempSubdirectory("latency-smtp-run-");
+        var run = new RunInfo
+        {
+            Experiment = spec.Name,
+            SpecFile = spec.SourcePath,
+            CommandLine = string.Join(' ', commandLine),
+            StartedUtc = DateTimeOffset.UtcNow,
+            Seed = spec.Seed,
+            EmulatorBackend = "userspace-delay-line",
+            Machine = MachineInfo.Current(),
+            Versions = VersionInfo.Current(),
+            Spec = spec,
+        };
+        try
+        {
+            foreach (var rtt in spec.RttMs)
+                await RunRttAsync(rtt, work.FullName, run, cancel);
+        }
+        finally
+        {
+            try { work.Delete(recursive: true); } catch (IOException) { }
+        }
+
+        var summary = Statistics.Summarise(_rows, r => _delivered.GetValueOrDefault((r.Variant, r.RttMs, r.SizeBytes, r.Recipients, r.Loss)));
+        run.EndedUtc = DateTimeOffset.UtcNow;
+        run.Transactions = _rows.Count;
+        run.Accepted = _rows.Count(r => r.Outcome == "accepted");
+        run.Delivered = _delivered.Values.Sum();
+        CsvFiles.WriteTransactions(Path.Combine(outputDirectory, "transactions.csv"), _rows);
+        CsvFiles.WriteSummary(Path.Combine(outputDirectory, "summary.csv"), summary);
+        LatencyChart.Write(outputDirectory, $"{spec.Name}: time to accept one message", summary);
+        run.Write(Path.Combine(outputDirectory, "run.json"));
+        return new ExperimentOutcome(outputDirectory, _rows, summary, run);
+    }
+
+    private async Task RunRttAsync(double rttMs, string work, RunInfo run, CancellationToken cancel)
+    {
+        var oneWay = TimeSpan.FromMilliseconds(rttMs / 2);
+        log.WriteLine($"testbed: RTT {rttMs} ms ({oneWay.TotalMilliseconds} ms each way), user-space delay line");
+        using var bed = Testbed.Testbed.Create(new TestbedOptions
+        {
+            DelayClientToServer = oneWay,
+            DelayServerToClient = oneWay,
+            RawServerPorts = [TtcpPort],
+        });
+        run.Notes.Add($"rtt {rttMs} ms: testbed {bed.Name}, backend {bed.EmulatorBackend}");
+        var serverIp = ToAddress(bed.ServerAddress);
+        var smtp = new ServerOptions { HostName = ServerHost, Software = Software };
+        var maildirs = spec.Variants.ToDictionary(v => v, v => new Maildir(Path.Combine(work, $"rtt{rttMs}", v.Name())));
+
+        await using var classic = spec.Variants.Contains(SmtpVariant.Classic)
+            ? new KernelSmtpServer(new KernelServerOptions
+            {
+                Listen = new IPEndPoint(serverIp, ClassicPort), Namespace = bed.ServerNamespace, Smtp = smtp,
+            }, maildirs[SmtpVariant.Classic], log)
+            : null;
+        using var ttcpServer = spec.Variants.Contains(SmtpVariant.Ttcp)
+            ? new RawTtcpServer(RawLink.Open(bed.ServerNamespace, bed.ServerInterface, bed.ServerAddress), TtcpPort, maildirs[SmtpVariant.Ttcp], smtp, log: log)
+            : null;
+        using var ttcpClient = spec.Variants.Contains(SmtpVariant.Ttcp)
+            ? new RawTtcpClient(RawLink.Open(bed.ClientNamespace, bed.ClientInterface, bed.ClientAddress))
+            : null;
+
+        var pcapName = $"capture-rtt{rttMs:g}.pcap";
+        var pcap = Path.Combine(outputDirectory, pcapName);
+        var rows = new List<(TransactionRow Row, ushort Port, ushort ServerPort)>();
+        using (var capture = PacketCapture.Start(bed.ClientNamespace, bed.ClientInterface, pcap, "tcp"))
+        {
+            var cells = (from size in spec.SizeBytes from rcpt in spec.Recipients from loss in spec.Loss from v in spec.Variants select (v, size, rcpt, loss)).ToList();
+            var total = spec.Repetitions * cells.Count;
+            var done = 0;
+            var clock = Stopwatch.StartNew();
+            for (var rep = 0; rep < spec.Repetitions; rep++)
+            {
+                var line = new List<string>();
+                foreach (var (variant, size, recipients, loss) in cells)
+                {
+                    cancel.ThrowIfCancellationRequested();
+                    var to = Enumerable.Range(1, recipients).Select(i => $"rcpt{i}@example.net").ToList();
+                    var message = MessageFactory.Create(size, HashCode.Combine(spec.Seed, rep, size), "sender@example.org", to, $"{spec.Name} rep {rep}");
+                    var request = new MailRequest("sender@example.org", to, message);
+                    var identity = new ClientIdentity(ClientHost, Software, $"{spec.Seed:x}-{rttMs:g}-{rep}-{done:x}");
+                    var timeout = TimeSpan.FromSeconds(spec.TimeoutSeconds);
+                    var before = Delivered(variant, classic, ttcpServer);
+                    TransactionResult result;
+                    ushort serverPort;
+                    switch (variant)
+                    {
+                        case SmtpVariant.Classic:
+                            serverPort = ClassicPort;
+                            result = await KernelSmtpClient.RunAsync(new IPEndPoint(serverIp, ClassicPort),
+                                new ClientSession(identity, request, ClientMode.Classic), bed.ClientNamespace, timeout, cancel);
+                            break;
+                        case SmtpVariant.Ttcp:
+                            serverPort = TtcpPort;
+                            var session = new ClientSession(identity, request, ClientMode.Greetingless);
+                            result = await Task.Run(() => ttcpClient!.Run(bed.ServerAddress, TtcpPort, session, timeout, cancel), cancel);
+                            break;
+                        default:
+                            throw new NotSupportedException($"variant {variant.Name()} is not implemented yet");
+                    }
+                    var key = (variant.Name(), rttMs, size, recipients, loss);
+                    _delivered[key] = _delivered.GetValueOrDefault(key) + Delivered(variant, classic, ttcpServer) - before;
+                    var model = variant.ModelRoundTrips(recipients);
+                    rows.Add((new TransactionRow(variant.Name(), rttMs, size, recipients, loss, rep, result.AcceptMs,
+                        rttMs > 0 ? result.AcceptMs / rttMs : double.NaN, null, null, result.OutcomeLabel, model, null, null, "missing",
+                        result.Error), result.LocalPort, serverPort));
+                    line.Add($"{variant.Name()} {(result.Accepted ? $"{result.AcceptMs:F1} ms" : result.OutcomeLabel + (result.Error is null ? "" : $" ({result.Error})"))}");
+                    done++;
+                    if (spec.GapMs > 0) await Task.Delay(TimeSpan.FromMilliseconds(spec.GapMs), cancel);
+                }
+                log.WriteLine($"  [{done}/{total}, {clock.Elapsed.TotalSeconds:F0} s] rep {rep + 1}: {string.Join(", ", line)}");
+            }
+            // Let the last closing segments reach the capture before it stops.
+            await Task.Delay(TimeSpan.FromMilliseconds(Math.Max(200, 2 * rttMs)), cancel);
+            capture.Stop();
+            log.WriteLine($"  captured {capture.PacketCount} packets to {pcapName}");
+        }
+        run.Captures.Add(pcapName);
+        _rows.AddRange(JoinWithTrace(pcap, rows));
+    }
+
+    /// <summary>Fills segments/bytes from the capture and flags rows where the trace and the client disagree by more than 1 ms.</summary>
+    private IEnumerable<TransactionRow> JoinWithTrace(string pcap, List<(TransactionRow Row, ushort Port, ushort ServerPort)> rows)
+    {
+        IReadOnlyList<TransactionTrace> traces;
+        try
+        {
+            traces = TraceAnalyzer.Analyze(pcap);
+        }
+        catch (Exception e) when (e is IOException or InvalidOperationException or FormatException)
+        {
+            log.WriteLine($"  trace analysis failed: {e.Message}");
+            return rows.Select(r => r.Row);
+        }
+        var byFlow = traces.GroupBy(t => (t.Flow.ClientPort, t.Flow.ServerPort)).ToDictionary(g => g.Key, g => g.Last());
+        var joined = new List<TransactionRow>();
+        foreach (var (row, port, serverPort) in rows)
+        {
+            if (!byFlow.TryGetValue((port, serverPort), out var t))
+            {
+                joined.Add(row);
+                continue;
+            }
+            var check = (t.SynToAcceptMs, double.IsNaN(row.AcceptMs)) switch
+            {
+                (null, true) => "ok",
+                (null, false) => "no-accept-in-trace",
+                ({ }, true) => "accept-only-in-trace",
+                ({ } ms, false) when Math.Abs(ms - row.AcceptMs) <= 1.0 => "ok",
+                ({ } ms, false) => $"differs-{ms - row.AcceptMs:+0.0;-0.0}ms",
+            };
+            joined.Add(row with
+            {
+                Segments = t.SegmentsClientToServer + t.SegmentsServerToClient,
+                Bytes = t.PayloadBytesClientToServer + t.PayloadBytesServerToClient,
+                TraceAcceptMs = t.SynToAcceptMs,
+                TraceClientWaits = t.ClientWaits,
+                TraceCheck = check,
+            });
+        }
+        var flagged = joined.Count(r => r.TraceCheck != "ok");
+        if (flagged > 0) log.WriteLine($"  {flagged} of {joined.Count} transactions disagree with the trace (see trace_check)");
+        return joined;
+    }
+
+    private static long Delivered(SmtpVariant v, KernelSmtpServer? classic, RawTtcpServer? ttcp) => v switch
+    {
+        SmtpVariant.Classic => classic?.Delivered ?? 0,
+        SmtpVariant.Ttcp => ttcp?.Delivered ?? 0,
+        _ => 0,
+    };
+
+    private static IPAddress ToAddress(uint a) => new([(byte)(a >> 24), (byte)(a >> 16), (byte)(a >> 8), (byte)a]);
+}

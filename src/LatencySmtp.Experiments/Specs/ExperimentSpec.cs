@@ -1,0 +1,97 @@
+using System.Globalization;
+using LatencySmtp.Transport;
+using Tomlyn;
+using Tomlyn.Model;
+
+namespace LatencySmtp.Experiments.Specs;
+
+/// <summary>One experiment, as written in <c>experiments/NAME.toml</c>: the grid of cells and how often each runs.</summary>
+public sealed record ExperimentSpec
+{
+    public required string Name { get; init; }
+    public string Description { get; init; } = "";
+    public required IReadOnlyList<SmtpVariant> Variants { get; init; }
+    public IReadOnlyList<double> RttMs { get; init; } = [50];
+    public IReadOnlyList<int> SizeBytes { get; init; } = [1024];
+    public IReadOnlyList<int> Recipients { get; init; } = [1];
+    public IReadOnlyList<double> Loss { get; init; } = [0];
+    public int Repetitions { get; init; } = 20;
+    public int Seed { get; init; } = 1;
+    /// <summary>Pause between two transactions, so that one's closing segments never overlap the next one's opening.</summary>
+    public double GapMs { get; init; } = 20;
+    public double TimeoutSeconds { get; init; } = 20;
+
+    public string? SourcePath { get; init; }
+
+    public int CellCount => Variants.Count * RttMs.Count * SizeBytes.Count * Recipients.Count * Loss.Count;
+
+    public static ExperimentSpec Load(string path)
+    {
+        var text = File.ReadAllText(path);
+        try
+        {
+            return Parse(text, Path.GetFileNameWithoutExtension(path)) with { SourcePath = Path.GetFullPath(path) };
+        }
+        catch (Exception e) when (e is not ExperimentSpecException)
+        {
+            throw new ExperimentSpecException($"{path}: {e.Message}", e);
+        }
+    }
+
+    public static ExperimentSpec Parse(string toml, string defaultName)
+    {
+        var table = TomlSerializer.Deserialize<TomlTable>(toml) ?? throw new ExperimentSpecException("empty TOML document");
+        var known = new HashSet<string> { "name", "description", "variants", "rtt_ms", "size_bytes", "recipients", "loss", "repetitions", "seed", "gap_ms", "timeout_s" };
+        foreach (var key in table.Keys)
+            if (!known.Contains(key))
+                throw new ExperimentSpecException($"unknown key '{key}' (known: {string.Join(", ", known)})");
+        var variants = Strings(table, "variants") ?? throw new ExperimentSpecException("'variants' is required");
+        var spec = new ExperimentSpec
+        {
+            Name = table.TryGetValue("name", out var n) ? (string)n : defaultName,
+            Description = table.TryGetValue("description", out var d) ? (string)d : "",
+            Variants = variants.Select(SmtpVariants.Parse).ToList(),
+            RttMs = Numbers(table, "rtt_ms") ?? [50],
+            SizeBytes = Numbers(table, "size_bytes")?.Select(x => checked((int)x)).ToList() ?? [1024],
+            Recipients = Numbers(table, "recipients")?.Select(x => checked((int)x)).ToList() ?? [1],
+            Loss = Numbers(table, "loss") ?? [0],
+            Repetitions = table.TryGetValue("repetitions", out var r) ? checked((int)Convert.ToInt64(r, CultureInfo.InvariantCulture)) : 20,
+            Seed = table.TryGetValue("seed", out var s) ? checked((int)Convert.ToInt64(s, CultureInfo.InvariantCulture)) : 1,
+            GapMs = table.TryGetValue("gap_ms", out var g) ? Convert.ToDouble(g, CultureInfo.InvariantCulture) : 20,
+            TimeoutSeconds = table.TryGetValue("timeout_s", out var t) ? Convert.ToDouble(t, CultureInfo.InvariantCulture) : 20,
+        };
+        spec.Validate();
+        return spec;
+    }
+
+    private void Validate()
+    {
+        if (Variants.Count == 0) throw new ExperimentSpecException("'variants' is empty");
+        if (Repetitions is < 1 or > 100_000) throw new ExperimentSpecException("'repetitions' must be 1..100000");
+        if (RttMs.Any(x => x is < 0 or > 10_000)) throw new ExperimentSpecException("'rtt_ms' values must be 0..10000");
+        if (SizeBytes.Any(x => x is < 1 or > 50 * 1024 * 1024)) throw new ExperimentSpecException("'size_bytes' values must be 1..52428800");
+        if (Recipients.Any(x => x is < 1 or > 1000)) throw new ExperimentSpecException("'recipients' values must be 1..1000");
+        if (Loss.Any(x => x is < 0 or >= 1)) throw new ExperimentSpecException("'loss' values are fractions in [0, 1)");
+        foreach (var v in Variants)
+            if (!v.IsImplemented())
+                throw new ExperimentSpecException($"variant '{v.Name()}' is not implemented yet (implemented: {string.Join(", ", Enum.GetValues<SmtpVariant>().Where(x => x.IsImplemented()).Select(x => x.Name()))})");
+    }
+
+    private static List<string>? Strings(TomlTable t, string key) =>
+        t.TryGetValue(key, out var v) ? v switch
+        {
+            TomlArray a => a.Select(x => Convert.ToString(x, CultureInfo.InvariantCulture) ?? "").ToList(),
+            string s => [s],
+            _ => throw new ExperimentSpecException($"'{key}' must be a string or an array of strings"),
+        } : null;
+
+    private static List<double>? Numbers(TomlTable t, string key) =>
+        t.TryGetValue(key, out var v) ? v switch
+        {
+            TomlArray a => a.Select(x => Convert.ToDouble(x, CultureInfo.InvariantCulture)).ToList(),
+            long or double or int => [Convert.ToDouble(v, CultureInfo.InvariantCulture)],
+            _ => throw new ExperimentSpecException($"'{key}' must be a number or an array of numbers"),
+        } : null;
+}
+
+public sealed class ExperimentSpecException(string message, Exception? inner = null) : Exception(message, inner);

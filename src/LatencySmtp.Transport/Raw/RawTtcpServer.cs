@@ -1,0 +1,136 @@
+using LatencySmtp.Smtp;
+using LatencySmtp.Tcp;
+using LatencySmtp.Transport.Delivery;
+using LatencySmtp.Transport.Linux;
+
+namespace LatencySmtp.Transport.Raw;
+
+/// <summary>
+/// The T/TCP-style server: a <see cref="TtcpListener"/> fed from a <see cref="RawLink"/>, one greeting-less
+/// <see cref="ServerSession"/> per connection. The replies (after the Maildir delivery) are written into
+/// the connection before it answers, so they ride on the SYN-ACK with the FIN. One thread runs it all.
+/// </summary>
+public sealed class RawTtcpServer : IDisposable
+{
+    private readonly RawLink _link;
+    private readonly ushort _port;
+    private readonly Maildir _maildir;
+    private readonly ServerOptions _smtp;
+    private readonly TtcpListener _listener;
+    private readonly Dictionary<Tcb, ServerSession> _sessions = new(ReferenceEqualityComparer.Instance);
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Thread _thread;
+    private readonly TextWriter _log;
+    private long _delivered;
+
+    public RawTtcpServer(RawLink link, ushort port, Maildir maildir, ServerOptions smtp, TtcpOptions? tcp = null, TextWriter? log = null)
+    {
+        _link = link;
+        _port = port;
+        _maildir = maildir;
+        _smtp = smtp;
+        _log = log ?? TextWriter.Null;
+        Host = new TtcpHost(tcp ?? new TtcpOptions(), link.LocalAddress);
+        _listener = new TtcpListener(Host, port);
+        _thread = new Thread(Loop) { IsBackground = true, Name = $"ttcp-server:{port}" };
+        _thread.Start();
+    }
+
+    public TtcpHost Host { get; }
+
+    public long Delivered => Interlocked.Read(ref _delivered);
+
+    public long Malformed => _link.Malformed;
+
+    private void Loop()
+    {
+        var buffer = new byte[64 * 1024];
+        while (!_stop.IsCancellationRequested)
+        {
+            try
+            {
+                Step(buffer);
+            }
+            catch (Exception e) when (e is IOException or InvalidOperationException)
+            {
+                _log.WriteLine($"ttcp server: {e.Message}");
+            }
+        }
+    }
+
+    private void Step(byte[] buffer)
+    {
+        var now = MonotonicClock.Now;
+        TimeSpan? next = null;
+        foreach (var c in _listener.Connections)
+            if (c.NextDeadline is { } d && (next is null || d < next)) next = d;
+        var wait = next is { } n ? Math.Clamp((n - now).TotalMilliseconds, 0, 50) : 50;
+        if (_link.TryReceive((int)Math.Ceiling(wait), _port, out var source, out var segment))
+            _listener.OnSegment(source, _link.LocalAddress, segment, MonotonicClock.Now);
+
+        now = MonotonicClock.Now;
+        while (_listener.TryAcceptNew() is { } fresh)
+        {
+            var session = new ServerSession(_smtp, ServerMode.Greetingless);
+            session.Start();
+            _sessions[fresh] = session;
+        }
+        foreach (var tcb in _listener.Connections.ToList())
+        {
+            if (tcb.NextDeadline is { } due && now >= due) tcb.OnTimer(now);
+            if (_sessions.TryGetValue(tcb, out var session)) Serve(tcb, session, buffer);
+            while (tcb.TryDequeueOutgoing(out var outgoing)) _link.Send(tcb.Remote.Address, outgoing);
+            if (tcb.IsTerminated)
+            {
+                if (tcb.Error is { } err) _log.WriteLine($"ttcp connection from {tcb.Remote}: {err}");
+                _sessions.Remove(tcb);
+            }
+        }
+        while (_listener.TryDequeueOutgoing(out var dest, out var control)) _link.Send(dest, control);
+    }
+
+    private void Serve(Tcb tcb, ServerSession session, byte[] buffer)
+    {
+        if (session.IsClosed) return;
+        while (tcb.Available > 0)
+        {
+            var n = tcb.Read(buffer);
+            session.Receive(buffer.AsSpan(0, n));
+            Drain(session);
+        }
+        if (tcb.PeerFinReceived && !session.IsClosed)
+        {
+            session.ReceiveEnd();
+            Drain(session);
+        }
+        if (session.HasOutput) tcb.Send(session.TakeOutput());
+        if (session.IsClosed || tcb.PeerFinReceived) tcb.Close();
+    }
+
+    /// <summary>Delivers what the session accepted, to the Maildir, before its 250 exists.</summary>
+    private void Drain(ServerSession session)
+    {
+        while (session.PendingDelivery is { } pending)
+        {
+            DeliveryResult result;
+            try
+            {
+                result = new DeliveryResult(true, _maildir.Deliver(pending.Message.Span), null);
+                Interlocked.Increment(ref _delivered);
+            }
+            catch (IOException e)
+            {
+                result = new DeliveryResult(false, null, e.Message);
+            }
+            session.CompleteDelivery(result);
+        }
+    }
+
+    public void Dispose()
+    {
+        _stop.Cancel();
+        _thread.Join(TimeSpan.FromSeconds(2));
+        _link.Dispose();
+        _stop.Dispose();
+    }
+}
