@@ -108,6 +108,12 @@ internal static unsafe partial class LibC
     [LibraryImport(Lib, SetLastError = true)] public static partial int kill(int pid, int signal);
     [LibraryImport(Lib)] public static partial int getppid();
     [LibraryImport(Lib, SetLastError = true)] public static partial int dup2(int oldfd, int newfd);
+    [LibraryImport(Lib, SetLastError = true)] public static partial int sched_setscheduler(int pid, int policy, int* priority);
+    [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)] public static partial int open(string path, int flags);
+
+    public const int SCHED_FIFO = 1;
+    public const int O_RDWR = 2;
+    public const int O_CLOEXEC = 0x80000;
 
     public static IOException Error(string what)
     {
