@@ -1,0 +1,379 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using LatencySmtp.Transport.Linux;
+
+namespace LatencySmtp.Testbed;
+
+/// <summary>
+/// Three network namespaces, client - middle - server, joined by two veth pairs; the middle runs the
+/// user-space delay line, which ferries frames between its two interfaces, so client and server share
+/// one emulated /24 link. Create builds it (and removes what it built when a step fails); Dispose,
+/// ProcessExit and Ctrl+C tear it down; <see cref="RemoveStale"/> removes what a killed process left.
+/// </summary>
+public sealed class Testbed : IDisposable
+{
+    public const string UserspaceDelayLineBackend = "userspace-delay-line";
+    public const int PrefixLength = 24;
+    // 10.217.83.0/24: unusual enough not to meet a real network; namespaces isolate testbeds from each other.
+    private const uint Subnet = 0x0AD95300;
+    private static readonly byte[] ClientMac = [0x02, 0x4c, 0x53, 0x00, 0x00, 0x01];
+    private static readonly byte[] ServerMac = [0x02, 0x4c, 0x53, 0x00, 0x00, 0x02];
+    private static readonly byte[] MiddleClientSideMac = [0x02, 0x4c, 0x53, 0x00, 0x01, 0x01];
+    private static readonly byte[] MiddleServerSideMac = [0x02, 0x4c, 0x53, 0x00, 0x01, 0x02];
+    private static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(30);
+
+    private readonly object gate = new();
+    private readonly Queue<string> delayLineLog = new();
+    private Process? delayLine;
+    private EventHandler? processExitHook;
+    private ConsoleCancelEventHandler? cancelKeyHook;
+    private bool disposed;
+
+    private Testbed(string name, TestbedOptions options)
+    {
+        Name = name;
+        Options = options;
+        ClientNamespace = TestbedNames.ClientNamespace(name);
+        MiddleNamespace = TestbedNames.MiddleNamespace(name);
+        ServerNamespace = TestbedNames.ServerNamespace(name);
+        NftTableName = options.RawServerPorts.Count > 0 ? TestbedNames.NftTable(name) : null;
+    }
+
+    public string Name { get; }
+    public TestbedOptions Options { get; }
+    public string ClientNamespace { get; }
+    public string MiddleNamespace { get; }
+    public string ServerNamespace { get; }
+    /// <summary>The endpoint veths, inside their namespaces.</summary>
+    public string ClientInterface => "eth0";
+    public string ServerInterface => "eth0";
+    /// <summary>The middle's veths facing client and server (the delay line's packet sockets).</summary>
+    public string MiddleClientInterface => "veth-c";
+    public string MiddleServerInterface => "veth-s";
+    public uint ClientAddress => Subnet | 1;
+    public uint ServerAddress => Subnet | 2;
+    public IPAddress ClientIPAddress => ToIPAddress(ClientAddress);
+    public IPAddress ServerIPAddress => ToIPAddress(ServerAddress);
+    public byte[] ClientHardwareAddress => (byte[])ClientMac.Clone();
+    public byte[] ServerHardwareAddress => (byte[])ServerMac.Clone();
+    public string EmulatorBackend => UserspaceDelayLineBackend;
+    /// <summary>The netdev table dropping RawServerPorts in client and server namespaces; null without raw ports.</summary>
+    public string? NftTableName { get; }
+    public int DelayLineProcessId { get; private set; }
+
+    /// <summary>What the delay line wrote on stderr (last 100 lines): its statistics after it stopped.</summary>
+    public string DelayLineLog
+    {
+        get { lock (delayLineLog) return string.Join('\n', delayLineLog); }
+    }
+
+    public static IPAddress ToIPAddress(uint address) => new([(byte)(address >> 24), (byte)(address >> 16), (byte)(address >> 8), (byte)address]);
+
+    public static Testbed Create(TestbedOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (!Environment.IsPrivilegedProcess) throw new TestbedException("a testbed needs root (network namespaces, veth, nftables)");
+        if (options.DelayClientToServer < TimeSpan.Zero || options.DelayServerToClient < TimeSpan.Zero)
+            throw new ArgumentException("delays cannot be negative", nameof(options));
+        if (options.RawServerPorts.Any(p => p == 0)) throw new ArgumentException("port 0 cannot be served", nameof(options));
+        string name = options.Name ?? TestbedNames.NextDefault();
+        if (!TestbedNames.IsValid(name)) throw new ArgumentException($"bad testbed name '{name}'", nameof(options));
+        if (TestbedNames.Namespaces(name).Any(NetNamespace.Exists)) throw new TestbedException($"testbed {name} already exists");
+
+        var testbed = new Testbed(name, options);
+        try
+        {
+            testbed.Build();
+        }
+        catch (Exception e)
+        {
+            testbed.Dispose();
+            throw e as TestbedException ?? new TestbedException($"creating testbed {name} failed: {e.Message}", e);
+        }
+        testbed.processExitHook = (_, _) => testbed.Dispose();
+        testbed.cancelKeyHook = (_, _) => testbed.Dispose();
+        AppDomain.CurrentDomain.ProcessExit += testbed.processExitHook;
+        Console.CancelKeyPress += testbed.cancelKeyHook;
+        return testbed;
+    }
+
+    private void Build()
+    {
+        string c = ClientNamespace, m = MiddleNamespace, s = ServerNamespace;
+        foreach (var ns in new[] { c, m, s }) HostCommand.Ip(null, "netns", "add", ns);
+
+        // No IPv6: router solicitations and MLD reports would cross the link and litter captures.
+        // tcp_fastopen=3 lets the tfo baseline be client and server (RFC 7413) without further setup.
+        string[] quiet = ["net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1"];
+        HostCommand.InNamespace(c, "sysctl", ["-q", "-w", .. quiet, "net.ipv4.tcp_fastopen=3"]);
+        HostCommand.InNamespace(s, "sysctl", ["-q", "-w", .. quiet, "net.ipv4.tcp_fastopen=3"]);
+        HostCommand.InNamespace(m, "sysctl", ["-q", "-w", .. quiet]);
+
+        HostCommand.Ip(c, "link", "add", ClientInterface, "address", Mac(ClientMac), "type", "veth",
+            "peer", "name", MiddleClientInterface, "address", Mac(MiddleClientSideMac), "netns", m);
+        HostCommand.Ip(s, "link", "add", ServerInterface, "address", Mac(ServerMac), "type", "veth",
+            "peer", "name", MiddleServerInterface, "address", Mac(MiddleServerSideMac), "netns", m);
+
+        // DESIGN.md pitfall: with checksum offload the kernel leaves TCP checksums partial, which a
+        // user-space ferry forwards as broken frames (ICMP survives, TCP does not); GRO would hand it merged frames.
+        foreach (var (ns, dev) in new[] { (c, ClientInterface), (m, MiddleClientInterface), (m, MiddleServerInterface), (s, ServerInterface) })
+            HostCommand.InNamespace(ns, "ethtool", ["-K", dev, "tx", "off", "tso", "off", "gso", "off", "gro", "off"]);
+
+        // Permanent neighbour entries: no ARP exchange ever sits inside a measurement.
+        HostCommand.Run("ip", ["-n", c, "-batch", "-"], standardInput: string.Join('\n',
+            "link set lo up",
+            $"addr add {ClientIPAddress}/{PrefixLength} dev {ClientInterface}",
+            $"link set {ClientInterface} up",
+            $"neigh replace {ServerIPAddress} lladdr {Mac(ServerMac)} dev {ClientInterface} nud permanent") + "\n");
+        HostCommand.Run("ip", ["-n", s, "-batch", "-"], standardInput: string.Join('\n',
+            "link set lo up",
+            $"addr add {ServerIPAddress}/{PrefixLength} dev {ServerInterface}",
+            $"link set {ServerInterface} up",
+            $"neigh replace {ClientIPAddress} lladdr {Mac(ClientMac)} dev {ServerInterface} nud permanent") + "\n");
+        HostCommand.Run("ip", ["-n", m, "-batch", "-"], standardInput:
+            $"link set {MiddleClientInterface} up\nlink set {MiddleServerInterface} up\n");
+
+        if (NftTableName is not null)
+        {
+            // Netdev ingress runs after packet sockets took their copy: the user-space TCP sees the
+            // segment, the kernel never does, so it neither answers nor resets (DESIGN.md).
+            string ports = string.Join(", ", Options.RawServerPorts.Distinct().Order());
+            HostCommand.InNamespace(s, "nft", ["-f", "-"], NftRuleset(NftTableName, ServerInterface, $"tcp dport {{ {ports} }}"));
+            HostCommand.InNamespace(c, "nft", ["-f", "-"], NftRuleset(NftTableName, ClientInterface, $"tcp sport {{ {ports} }}"));
+        }
+
+        StartDelayLine();
+    }
+
+    private static string NftRuleset(string table, string device, string match) =>
+        $$"""
+        table netdev {{table}} {
+          chain ingress {
+            type filter hook ingress device "{{device}}" priority 0; policy accept;
+            {{match}} drop
+          }
+        }
+
+        """;
+
+    private void StartDelayLine()
+    {
+        var settings = new DelayLineSettings
+        {
+            ClientInterface = MiddleClientInterface,
+            ServerInterface = MiddleServerInterface,
+            DelayClientToServer = Options.DelayClientToServer,
+            DelayServerToClient = Options.DelayServerToClient,
+            ParentProcessId = Options.OwnedByThisProcess ? Environment.ProcessId : null,
+            Detach = !Options.OwnedByThisProcess,
+            RealtimePriority = Options.DelayLineRealtimePriority,
+        };
+        string dll = Path.Combine(AppContext.BaseDirectory, "latency-smtp.dll");
+        if (!File.Exists(dll)) throw new TestbedException($"delay line entry point {dll} not found");
+        var start = new ProcessStartInfo
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+        };
+        // A testbed that outlives its creator gets its own session: no SIGHUP when the terminal goes.
+        start.FileName = Options.OwnedByThisProcess ? "ip" : "setsid";
+        if (!Options.OwnedByThisProcess) start.ArgumentList.Add("ip");
+        foreach (var arg in (string[])["netns", "exec", MiddleNamespace, DotnetHost(), dll, "__delay-line", .. settings.ToArguments()])
+            start.ArgumentList.Add(arg);
+
+        using var ready = new ManualResetEventSlim();
+        var process = new Process { StartInfo = start, EnableRaisingEvents = true };
+        process.OutputDataReceived += (_, e) => { if (e.Data == DelayLineProgram.ReadyLine) ready.Set(); };
+        process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is null) return;
+            lock (delayLineLog)
+            {
+                delayLineLog.Enqueue(e.Data);
+                while (delayLineLog.Count > 100) delayLineLog.Dequeue();
+            }
+        };
+        process.Exited += (_, _) => { try { ready.Set(); } catch (ObjectDisposedException) { } };
+        if (!process.Start()) throw new TestbedException("cannot start the delay line");
+        delayLine = process;
+        DelayLineProcessId = process.Id;
+        process.StandardInput.Close();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        if (!ready.Wait(ReadyTimeout) || process.HasExited)
+        {
+            if (process.HasExited) process.WaitForExit();   // collect its last stderr lines
+            throw new TestbedException($"delay line did not become ready (exit: {(process.HasExited ? process.ExitCode.ToString(CultureInfo.InvariantCulture) : "still running")}): {DelayLineLog}");
+        }
+    }
+
+    /// <summary>The dotnet muxer running this process, else "dotnet" from PATH.</summary>
+    private static string DotnetHost()
+    {
+        string? path = Environment.ProcessPath;
+        return path is not null && Path.GetFileNameWithoutExtension(path) == "dotnet" ? path : "dotnet";
+    }
+
+    private static string Mac(byte[] mac) => Convert.ToHexString(mac).ToLowerInvariant().Chunk(2).Select(p => new string(p)).Aggregate((a, b) => a + ":" + b);
+
+    /// <summary>Stops the delay line, deletes the nft tables and the namespaces; idempotent, never throws.</summary>
+    public void Dispose()
+    {
+        lock (gate)
+        {
+            if (disposed) return;
+            disposed = true;
+            RemoveHooks();
+            StopDelayLine();
+            var errors = Teardown(Name);
+            foreach (var error in errors) Console.Error.WriteLine($"testbed {Name}: {error}");
+        }
+    }
+
+    /// <summary>Keeps the testbed running after this object and process are gone (testbed up).</summary>
+    internal void Detach()
+    {
+        lock (gate)
+        {
+            disposed = true;
+            RemoveHooks();
+            delayLine?.Dispose();
+            delayLine = null;
+        }
+    }
+
+    private void RemoveHooks()
+    {
+        if (processExitHook is not null) AppDomain.CurrentDomain.ProcessExit -= processExitHook;
+        if (cancelKeyHook is not null) Console.CancelKeyPress -= cancelKeyHook;
+        processExitHook = null;
+        cancelKeyHook = null;
+    }
+
+    private void StopDelayLine()
+    {
+        var process = delayLine;
+        delayLine = null;
+        if (process is null) return;
+        try
+        {
+            if (!process.HasExited)
+            {
+                LinuxProcess.Signal(process.Id, LinuxProcess.SIGTERM);
+                if (!process.WaitForExit(TimeSpan.FromSeconds(3))) process.Kill();
+            }
+            process.WaitForExit(TimeSpan.FromSeconds(3));   // also drains its stderr into DelayLineLog
+        }
+        catch (Exception e) when (e is InvalidOperationException or IOException or System.ComponentModel.Win32Exception)
+        {
+            // already gone; Teardown still kills whatever runs in the namespaces
+        }
+        finally
+        {
+            process.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Removes testbeds whose owner process is gone: default names carry the owner's pid. Testbeds with
+    /// a state file (testbed up) are left to <see cref="TestbedCommands.Down"/>. Returns how many were removed.
+    /// </summary>
+    public static int RemoveStale()
+    {
+        int removed = 0;
+        foreach (var name in TestbedNames.ExistingTestbeds())
+        {
+            if (!TestbedNames.TryParseOwner(name, out int owner) || LinuxProcess.IsAlive(owner)) continue;
+            if (File.Exists(TestbedCommands.StatePath(name))) continue;
+            Teardown(name);
+            removed++;
+        }
+        return removed;
+    }
+
+    /// <summary>Kills every process left in the testbed's namespaces, deletes its nft tables and
+    /// namespaces. Best effort: returns what failed.</summary>
+    internal static List<string> Teardown(string name)
+    {
+        var errors = new List<string>();
+        var namespaces = TestbedNames.Namespaces(name).Where(NetNamespace.Exists).ToList();
+
+        // Processes keep a deleted namespace (and its veths) alive: end them first, politely, then not.
+        var pids = namespaces.SelectMany(ns => ProcessesIn(ns, errors)).Distinct().ToList();
+        foreach (int signal in new[] { LinuxProcess.SIGTERM, LinuxProcess.SIGKILL })
+        {
+            pids = pids.Where(LinuxProcess.IsAlive).ToList();
+            foreach (int pid in pids) LinuxProcess.Signal(pid, signal);
+            var deadline = Stopwatch.StartNew();
+            while (pids.Any(LinuxProcess.IsAlive) && deadline.Elapsed < TimeSpan.FromSeconds(2)) Thread.Sleep(20);
+        }
+        foreach (int pid in pids.Where(LinuxProcess.IsAlive)) errors.Add($"process {pid} survived SIGKILL");
+
+        string table = TestbedNames.NftTable(name);
+        foreach (var ns in namespaces.Where(ns => ns != TestbedNames.MiddleNamespace(name)))
+        {
+            try
+            {
+                var tables = HostCommand.TryInNamespace(ns, "nft", ["list", "tables", "netdev"]);
+                if (tables.ExitCode == 0 && tables.StandardOutput.Split('\n').Any(l => l.Trim() == $"table netdev {table}"))
+                    HostCommand.InNamespace(ns, "nft", ["delete", "table", "netdev", table]);
+            }
+            catch (TestbedException e)
+            {
+                errors.Add(e.Message);
+            }
+        }
+        foreach (var ns in namespaces)
+        {
+            try
+            {
+                HostCommand.Ip(null, "netns", "delete", ns);
+            }
+            catch (TestbedException e)
+            {
+                errors.Add(e.Message);
+            }
+        }
+        return errors;
+    }
+
+    private static IEnumerable<int> ProcessesIn(string ns, List<string> errors)
+    {
+        try
+        {
+            return HostCommand.Ip(null, "netns", "pids", ns)
+                .Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                .Select(p => int.Parse(p, CultureInfo.InvariantCulture))
+                .Where(p => p != Environment.ProcessId)
+                .ToList();
+        }
+        catch (Exception e) when (e is TestbedException or FormatException)
+        {
+            errors.Add(e.Message);
+            return [];
+        }
+    }
+
+    internal TestbedState CaptureState() => new()
+    {
+        Name = Name,
+        ClientNamespace = ClientNamespace,
+        MiddleNamespace = MiddleNamespace,
+        ServerNamespace = ServerNamespace,
+        ClientInterface = ClientInterface,
+        ServerInterface = ServerInterface,
+        ClientAddress = ClientIPAddress.ToString(),
+        ServerAddress = ServerIPAddress.ToString(),
+        PrefixLength = PrefixLength,
+        DelayClientToServerMs = Options.DelayClientToServer.TotalMilliseconds,
+        DelayServerToClientMs = Options.DelayServerToClient.TotalMilliseconds,
+        RawServerPorts = [.. Options.RawServerPorts],
+        NftTable = NftTableName,
+        EmulatorBackend = EmulatorBackend,
+        DelayLineProcessId = DelayLineProcessId,
+        CreatedUtc = DateTimeOffset.UtcNow,
+    };
+}
