@@ -15,7 +15,7 @@ internal static class TestbedCommand
             Endpoints.RequireRoot("testbed up");
             var d = ParseDuration(pr.GetValue(delay)!);
             var state = TestbedCommands.Up(new TestbedOptions { DelayClientToServer = d, DelayServerToClient = d, OwnedByThisProcess = false });
-            Console.WriteLine(pr.GetValue(json) ? TestbedCommands.ToJson(state) : TestbedCommands.Describe(state));
+            Console.WriteLine(pr.GetValue(json) ? state.ToJson() : Describe(state));
             return Task.FromResult(0);
         }));
         var name = new Option<string?>("--name") { Description = "testbed to remove (default: all made by testbed up)" };
@@ -29,6 +29,14 @@ internal static class TestbedCommand
         }));
         return new Command("testbed", "Manage the namespace testbed") { up, down };
     }
+
+    private static string Describe(TestbedState s) => $$"""
+        testbed {{s.Name}} is up ({{s.EmulatorBackend}}, {{s.DelayClientToServerMs}} ms client->server, {{s.DelayServerToClientMs}} ms server->client)
+          client  namespace {{s.ClientNamespace}}, {{s.ClientInterface}} {{s.ClientAddress}}/{{s.PrefixLength}}
+          server  namespace {{s.ServerNamespace}}, {{s.ServerInterface}} {{s.ServerAddress}}/{{s.PrefixLength}}
+          try:    ip netns exec {{s.ClientNamespace}} ping -c 3 {{s.ServerAddress}}
+          remove: latency-smtp testbed down --name {{s.Name}}
+        """;
 
     public static TimeSpan ParseDuration(string text)
     {

@@ -12,7 +12,7 @@ namespace LatencySmtp.IntegrationTests.Ttcp;
 public sealed class TtcpOnWireTests : IDisposable
 {
     private const ushort Port = 2526;
-    private readonly Testbed.Testbed _bed;
+    private readonly LatencySmtp.Testbed.Testbed _bed;
     private readonly string _root;
     private readonly Maildir _maildir;
     private readonly RawTtcpServer _server;
@@ -20,7 +20,7 @@ public sealed class TtcpOnWireTests : IDisposable
 
     public TtcpOnWireTests()
     {
-        _bed = Testbed.Testbed.Create(new TestbedOptions
+        _bed = LatencySmtp.Testbed.Testbed.Create(new TestbedOptions
         {
             DelayClientToServer = TimeSpan.FromMilliseconds(5),
             DelayServerToClient = TimeSpan.FromMilliseconds(5),
