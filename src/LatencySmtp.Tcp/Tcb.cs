@@ -145,7 +145,7 @@ public sealed partial class Tcb
             host.Tao.Update(remote.Address, e => e with { Mss = peerMss });
 
         var o = syn.Options;
-        if (t._o.UseCC && (o.CC ?? o.CCNew) is { } rcvCC)
+        if (t._o.UseCC && (o.CC ?? o.CCNew) is { } rcvCC and not 0) // 0 is "undefined" (RFC 1644 §3.2)
         {
             t._useCC = true;
             t._sndCC = host.NextCC();
