@@ -25,6 +25,7 @@ public sealed partial class Tcb
         Counters.SegmentsReceived++;
         Counters.BytesReceived += segment.Payload.Length;
         if (_state == TcpState.Closed) { Drop(); return; }
+        _idleDeadline = _now + _o.IdleTimeout;
         if (_state == TcpState.SynSent) { OnSegmentSynSent(segment); return; }
 
         var seg = segment;
@@ -139,7 +140,7 @@ public sealed partial class Tcb
 
         _irs = seg.Seq;
         _irsKnown = true;
-        _rcvNxt = seg.Seq + 1;
+        _rcvNxt = _lastAckSent = seg.Seq + 1;
         if (seg.Options.Mss is { } peerMss)
         {
             _sendMss = Math.Min(_o.Mss, (int)peerMss);
@@ -235,8 +236,10 @@ public sealed partial class Tcb
         Store(seq, data, fin);
         if (_accepting) Drain();
         if (_rcvNxt != before)
-            // New data: hold the ACK for a response only while the application can still answer.
+            // New data: hold the ACK for a response only while the application can still answer, and
+            // ACK at least every second full-sized segment (RFC 1122 §4.2.3.2) so a long request keeps flowing.
             return _state is TcpState.Established or TcpState.CloseWait && _o.ResponseHoldTime > TimeSpan.Zero
+                   && (_peerFinReceived || (int)(_rcvNxt - _lastAckSent) < 2 * _sendMss)
                 ? StartHold() : AckDecision.Now;
         if (!occupies || !_accepting) return AckDecision.None;
         return AckDecision.Now; // duplicate or out of order: ACK at once (RFC 1122 §4.2.2.21)

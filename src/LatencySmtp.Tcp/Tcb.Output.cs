@@ -21,6 +21,8 @@ public sealed partial class Tcb
     private uint? _rcvCC;
 
     private TimeSpan? _rtxDeadline, _ackDeadline, _timeWaitDeadline;
+    private TimeSpan _idleDeadline;
+    private uint _lastAckSent;
     private TimeSpan _rto;
     private TimeSpan? _srtt;
     private TimeSpan _rttvar;
@@ -86,7 +88,10 @@ public sealed partial class Tcb
         if (room <= 0 && flight == 0 && available > 0) room = 1; // zero-window probe, kept alive by the retransmission timer
 
         var options = OptionsFor(syn);
-        int n = Math.Min(available, Math.Min(_sendMss - options.EncodedLength, Math.Max(0, room)));
+        int maxPayload = _sendMss - options.EncodedLength;
+        int n = Math.Min(available, Math.Min(maxPayload, Math.Max(0, room)));
+        // Sender SWS avoidance (RFC 1122 §4.2.3.4): no runt segment while data waits for window, unless nothing is in flight.
+        if (n < available && n < maxPayload && flight > 0) n = 0;
         bool fin = _finQueued && dataStart + (uint)n == FinSeq;
         if (!syn && n == 0 && !fin) return null;
 
@@ -119,6 +124,7 @@ public sealed partial class Tcb
     private void Transmit(TcpSegment segment, bool pure)
     {
         _outgoing.Enqueue(segment);
+        if (segment.Has(TcpFlags.Ack)) _lastAckSent = segment.Ack;
         Counters.SegmentsSent++;
         Counters.BytesSent += segment.Payload.Length;
         if (pure) return;
@@ -203,6 +209,11 @@ public sealed partial class Tcb
         if (_timeWaitDeadline is { } tw && tw <= _now)
         {
             Terminate(null);
+            return;
+        }
+        if (_idleDeadline <= _now && _state != TcpState.TimeWait)
+        {
+            Terminate("connection timed out");
             return;
         }
         if (_rtxDeadline is { } rd && rd <= _now)

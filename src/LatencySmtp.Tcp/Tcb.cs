@@ -36,6 +36,7 @@ public sealed partial class Tcb
         _rto = _o.InitialRto;
         _cwnd = Math.Max(1, _o.InitialWindowSegments);
         _sendMss = _o.Mss;
+        _idleDeadline = now + _o.IdleTimeout;
     }
 
     public TcpEndpoint Local { get; }
@@ -87,6 +88,7 @@ public sealed partial class Tcb
             TimeSpan? d = _rtxDeadline;
             if (_ackDeadline is { } a && (d is null || a < d)) d = a;
             if (_timeWaitDeadline is { } t && (d is null || t < d)) d = t;
+            if (_state != TcpState.TimeWait && (d is null || _idleDeadline < d)) d = _idleDeadline;
             return d;
         }
     }
@@ -135,7 +137,7 @@ public sealed partial class Tcb
         t.Counters.BytesReceived += syn.Payload.Length;
         t._irs = syn.Seq;
         t._irsKnown = true;
-        t._rcvNxt = syn.Seq + 1;
+        t._rcvNxt = t._lastAckSent = syn.Seq + 1;
         t._sndWnd = syn.Window;
         t._sndWndKnown = true;
         t._sendMss = Math.Min(t._o.Mss, syn.Options.Mss ?? DefaultMss);
@@ -143,7 +145,7 @@ public sealed partial class Tcb
             host.Tao.Update(remote.Address, e => e with { Mss = peerMss });
 
         var o = syn.Options;
-        if (t._o.UseCC && (o.CC ?? o.CCNew) is { } rcvCC)
+        if (t._o.UseCC && (o.CC ?? o.CCNew) is { } rcvCC and not 0) // 0 is "undefined" (RFC 1644 §3.2)
         {
             t._useCC = true;
             t._sndCC = host.NextCC();

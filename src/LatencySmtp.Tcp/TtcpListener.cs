@@ -77,6 +77,7 @@ public sealed class TtcpListener
             Offer(tcb);
             return tcb;
         }
+        if (!segment.Has(TcpFlags.Ack)) { Strays++; return null; } // RFC 793 §3.9 LISTEN: neither SYN nor ACK: drop
         Reset(source, segment);
         return null;
     }

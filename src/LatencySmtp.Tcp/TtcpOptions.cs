@@ -29,6 +29,13 @@ public sealed class TtcpOptions
     /// <summary>Send and honour RFC 1644 CC options (TAO); off = plain RFC 793 with data on the SYN.</summary>
     public bool UseCC { get; init; } = true;
 
+    /// <summary>
+    /// A connection that receives nothing for this long is abandoned ("connection timed out"); covers a
+    /// peer that vanished while we wait in FIN-WAIT-2 or for the rest of a request. Keep it above the
+    /// whole retransmission span (about 2 min with the defaults).
+    /// </summary>
+    public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromMinutes(5);
+
     /// <summary>Segments the client may send before its SYN is acknowledged (RFC 1644 §3.5 lets a T/TCP client send up to a default window).</summary>
     public int InitialWindowSegments { get; init; } = 4;
 

@@ -57,6 +57,9 @@ internal sealed class InMemoryLink
     /// <summary>Requests the server application received, in order.</summary>
     public List<byte[]> Deliveries { get; } = new();
 
+    /// <summary>Server connections the application took, in order.</summary>
+    public List<Tcb> Accepted { get; } = new();
+
     /// <summary>When each client first held the complete response (its peer's FIN).</summary>
     public Dictionary<Tcb, TimeSpan> ResponseTimes { get; } = new();
 
@@ -120,7 +123,7 @@ internal sealed class InMemoryLink
                 if (c.PeerFinReceived && !ResponseTimes.ContainsKey(c)) ResponseTimes[c] = Now;
             }
             while (Listener.TryDequeueOutgoing(out _, out var rst)) { Transmit(Direction.ToClient, rst); any = true; }
-            while (ServerApplication && Listener.TryAcceptNew() is { } accepted) _serverApp.Add(accepted);
+            while (ServerApplication && Listener.TryAcceptNew() is { } accepted) { _serverApp.Add(accepted); Accepted.Add(accepted); }
             foreach (var app in _serverApp.ToArray())
             {
                 if (app.IsTerminated && app.Available == 0) { _serverApp.Remove(app); continue; }
