@@ -86,11 +86,6 @@ public sealed class ClientSession
     public void Receive(ReadOnlySpan<byte> data)
     {
         if (_stopped || data.IsEmpty) return;
-        if (_inputLength + (long)data.Length > _maxInput)
-        {
-            Fail($"Reply longer than {_maxInput} octets");
-            return;
-        }
         if (_inputLength + data.Length > _input.Length)
             Array.Resize(ref _input, Math.Max(_input.Length * 2, _inputLength + data.Length));
         data.CopyTo(_input.AsSpan(_inputLength));
@@ -110,6 +105,9 @@ public sealed class ClientSession
         int consumed = _inputLength - (int)buffer.Length;
         Buffer.BlockCopy(_input, consumed, _input, 0, _inputLength - consumed);
         _inputLength -= consumed;
+        // The parser already refuses over-long lines and replies; this keeps the buffer bounded regardless.
+        if (_inputLength > _maxInput) Fail($"Reply longer than {_maxInput} octets");
+        else if (_input.Length > 4 * 1024 && _inputLength < _input.Length / 4) Array.Resize(ref _input, Math.Max(1024, _inputLength * 2));
     }
 
     /// <summary>The server closed: Failed unless the outcome is already decided.</summary>
