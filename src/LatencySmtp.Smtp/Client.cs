@@ -58,8 +58,8 @@ public static class GreetinglessRequest
 
 internal static class ClientCommands
 {
-    public static string Mail(MailRequest r) =>
-        $"MAIL FROM:<{r.ReversePath}> SIZE={r.Message.Length}" + (IsAscii(r) ? "" : " SMTPUTF8");
+    public static string Mail(MailRequest r, bool withSize = true) =>
+        $"MAIL FROM:<{r.ReversePath}>" + (withSize ? $" SIZE={r.Message.Length}" : "") + (IsAscii(r) ? "" : " SMTPUTF8");
 
     public static string Rcpt(string to) => $"RCPT TO:<{to}>";
 

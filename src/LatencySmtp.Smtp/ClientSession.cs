@@ -25,6 +25,8 @@ public sealed class ClientSession
     int _inputLength;
     readonly int _maxInput;
     bool _started, _done, _anyReply;
+    bool _stopped; // input is no longer read (malformed reply, overflow)
+    bool _grouped; // MAIL, RCPT... and DATA/BDAT went out together: no reply triggers the next one
     int _nextRecipient;
 
     public ClientSession(ClientIdentity identity, MailRequest request, ClientMode mode, SmtpLimits? limits = null)
@@ -70,6 +72,7 @@ public sealed class ClientSession
         if (_mode == ClientMode.Greetingless)
         {
             _output.Write(GreetinglessRequest.Build(_identity, _request));
+            _grouped = true;
             var commands = GreetinglessRequest.Commands(_identity, _request);
             _awaiting.Enqueue((Await.Xid, commands[0]));
             _awaiting.Enqueue((Await.Mail, commands[1]));
@@ -82,12 +85,7 @@ public sealed class ClientSession
 
     public void Receive(ReadOnlySpan<byte> data)
     {
-        if (Outcome == ClientOutcome.Failed || data.IsEmpty) return;
-        if (_inputLength + (long)data.Length > _maxInput)
-        {
-            Fail($"Reply longer than {_maxInput} octets");
-            return;
-        }
+        if (_stopped || data.IsEmpty) return;
         if (_inputLength + data.Length > _input.Length)
             Array.Resize(ref _input, Math.Max(_input.Length * 2, _inputLength + data.Length));
         data.CopyTo(_input.AsSpan(_inputLength));
@@ -96,7 +94,7 @@ public sealed class ClientSession
         var buffer = new ReadOnlySequence<byte>(_input, 0, _inputLength);
         try
         {
-            while (Outcome != ClientOutcome.Failed && ReplyParser.TryParse(ref buffer, out var reply, _maxReplyLine))
+            while (!_stopped && ReplyParser.TryParse(ref buffer, out var reply, _maxReplyLine))
                 OnReply(reply!);
         }
         catch (SmtpProtocolException e)
@@ -107,6 +105,9 @@ public sealed class ClientSession
         int consumed = _inputLength - (int)buffer.Length;
         Buffer.BlockCopy(_input, consumed, _input, 0, _inputLength - consumed);
         _inputLength -= consumed;
+        // The parser already refuses over-long lines and replies; this keeps the buffer bounded regardless.
+        if (_inputLength > _maxInput) Fail($"Reply longer than {_maxInput} octets");
+        else if (_input.Length > 4 * 1024 && _inputLength < _input.Length / 4) Array.Resize(ref _input, Math.Max(1024, _inputLength * 2));
     }
 
     /// <summary>The server closed: Failed unless the outcome is already decided.</summary>
@@ -138,6 +139,10 @@ public sealed class ClientSession
         {
             // Outcome decided: later replies are only recorded; the QUIT reply ends the session.
             if (awaited.What == Await.Quit) _done = true;
+            // A pipelined DATA in flight held the QUIT back; once it is refused the QUIT can go.
+            else if (awaited.What == Await.Data && reply.Code != 354 && Outcome == ClientOutcome.Rejected
+                     && !_awaiting.Any(a => a.What == Await.Quit))
+                Send(Await.Quit, "QUIT");
             return;
         }
         switch (awaited.What)
@@ -163,11 +168,11 @@ public sealed class ClientSession
                 break;
             case Await.Mail:
                 if (!reply.IsPositiveCompletion) { Unexpected(reply, "MAIL"); return; }
-                if (_mode == ClientMode.Classic) SendNextRecipientOrData();
+                if (!_grouped) SendNextRecipientOrData();
                 break;
             case Await.Rcpt:
                 if (!reply.IsPositiveCompletion) { Unexpected(reply, "RCPT"); return; }
-                if (_mode == ClientMode.Classic) SendNextRecipientOrData();
+                if (!_grouped) SendNextRecipientOrData();
                 break;
             case Await.Data:
                 if (reply.Code != 354) { Unexpected(reply, "DATA"); return; }
@@ -194,10 +199,11 @@ public sealed class ClientSession
         bool pipelining = _mode == ClientMode.Pipelined && _extensions.ContainsKey("PIPELINING");
         if (!pipelining)
         {
-            Send(Await.Mail, ClientCommands.Mail(_request));
+            Send(Await.Mail, MailCommand());
             return;
         }
-        Send(Await.Mail, ClientCommands.Mail(_request));
+        _grouped = true;
+        Send(Await.Mail, MailCommand());
         foreach (var to in _request.Recipients) Send(Await.Rcpt, ClientCommands.Rcpt(to));
         _nextRecipient = _request.Recipients.Count;
         if (_extensions.ContainsKey("CHUNKING"))
@@ -208,6 +214,9 @@ public sealed class ClientSession
         }
         else Send(Await.Data, "DATA");
     }
+
+    // RFC 1870 §3: SIZE only when the server offered it.
+    string MailCommand() => ClientCommands.Mail(_request, withSize: _extensions.ContainsKey("SIZE"));
 
     void SendNextRecipientOrData()
     {
@@ -249,11 +258,16 @@ public sealed class ClientSession
         else Fail($"Unexpected reply to {step}: {reply}");
     }
 
+    // A decided outcome stands: a garbled reply to the QUIT does not undo an accepted mail.
     void Fail(string error)
     {
-        Outcome = ClientOutcome.Failed;
-        Error = error;
+        if (Outcome == ClientOutcome.Pending)
+        {
+            Outcome = ClientOutcome.Failed;
+            Error = error;
+        }
         _done = true;
+        _stopped = true;
     }
 
     static string FirstLine(SmtpReply r) => r.Lines.Count > 0 ? r.Lines[0] : "";

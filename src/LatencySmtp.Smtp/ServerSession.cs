@@ -6,6 +6,9 @@ namespace LatencySmtp.Smtp;
 /// Sans-I/O SMTP server session (RFC 5321, RFC 2920 pipelining, RFC 3030 CHUNKING), classic or
 /// greeting-less. Bytes go in through <see cref="Receive"/>, replies come out of <see cref="TakeOutput"/>.
 /// Memory is bounded by the limits: an over-long line is discarded, an over-large message is no longer stored.
+/// DATA is strict about line ends: only CRLF "." CRLF ends it, and a message holding a bare CR or LF is
+/// refused with "550 5.6.2 bare LF/CR not allowed" (never delivered, never guessed at: RFC 5321 §2.3.8).
+/// Command lines may end in a bare LF. Output is not bounded here: an adapter passes bounded reads.
 /// </summary>
 public sealed partial class ServerSession
 {
@@ -81,6 +84,8 @@ public sealed partial class ServerSession
                 return;
             }
             Compact();
+            // Processing leaves less than a line in the buffer, so there is room; grow rather than spin if not.
+            if (_inputEnd == _input.Length) Array.Resize(ref _input, _input.Length + _workingCapacity);
             int n = Math.Min(data.Length, _input.Length - _inputEnd);
             data[..n].CopyTo(_input.AsSpan(_inputEnd));
             _inputEnd += n;
@@ -107,7 +112,7 @@ public sealed partial class ServerSession
         if (_pending is null) throw new InvalidOperationException("No delivery is pending");
         _pending = null;
         Reply(result.Success
-            ? SmtpReply.Single(250, $"2.0.0 Ok: queued as {result.QueueId}")
+            ? SmtpReply.Single(250, result.QueueId is null ? "2.0.0 Ok: queued" : $"2.0.0 Ok: queued as {Sanitize(result.QueueId)}")
             : SmtpReply.Single(451, "4.3.0 Error: queue file write error" + (result.Error is null ? "" : $" ({Sanitize(result.Error)})")));
         ResetTransaction();
         if (_inputOverflow)

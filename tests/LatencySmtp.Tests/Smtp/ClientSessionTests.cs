@@ -96,7 +96,7 @@ public class ClientSessionTests
             S: 500 what?
             C: HELO client.example
             S: 250 old.test
-            C: MAIL FROM:<alice@example.org> SIZE=3
+            C: MAIL FROM:<alice@example.org>
             S: 250 ok
             C: RCPT TO:<bob@example.net>
             S: 250 ok
@@ -117,10 +117,10 @@ public class ClientSessionTests
     [Theory]
     [InlineData("S: 554 5.7.1 go away", "", 554)]
     [InlineData("S: 220 hi\nS: 421 4.3.2 shutting down", "C: EHLO client.example", 421)]
-    [InlineData("S: 220 hi\nS: 250 hi\nS: 550 5.7.1 sender refused", "C: EHLO client.example\nC: MAIL FROM:<alice@example.org> SIZE=3", 550)]
-    [InlineData("S: 220 hi\nS: 250 hi\nS: 250 ok\nS: 450 4.2.0 mailbox busy", "C: EHLO client.example\nC: MAIL FROM:<alice@example.org> SIZE=3\nC: RCPT TO:<bob@example.net>", 450)]
-    [InlineData("S: 220 hi\nS: 250 hi\nS: 250 ok\nS: 250 ok\nS: 554 5.5.1 no valid recipients", "C: EHLO client.example\nC: MAIL FROM:<alice@example.org> SIZE=3\nC: RCPT TO:<bob@example.net>\nC: DATA", 554)]
-    [InlineData("S: 220 hi\nS: 250 hi\nS: 250 ok\nS: 250 ok\nS: 354 go\nS: 552 5.3.4 too big", "C: EHLO client.example\nC: MAIL FROM:<alice@example.org> SIZE=3\nC: RCPT TO:<bob@example.net>\nC: DATA\nC: m\nC: .", 552)]
+    [InlineData("S: 220 hi\nS: 250 hi\nS: 550 5.7.1 sender refused", "C: EHLO client.example\nC: MAIL FROM:<alice@example.org>", 550)]
+    [InlineData("S: 220 hi\nS: 250 hi\nS: 250 ok\nS: 450 4.2.0 mailbox busy", "C: EHLO client.example\nC: MAIL FROM:<alice@example.org>\nC: RCPT TO:<bob@example.net>", 450)]
+    [InlineData("S: 220 hi\nS: 250 hi\nS: 250 ok\nS: 250 ok\nS: 554 5.5.1 no valid recipients", "C: EHLO client.example\nC: MAIL FROM:<alice@example.org>\nC: RCPT TO:<bob@example.net>\nC: DATA", 554)]
+    [InlineData("S: 220 hi\nS: 250 hi\nS: 250 ok\nS: 250 ok\nS: 354 go\nS: 552 5.3.4 too big", "C: EHLO client.example\nC: MAIL FROM:<alice@example.org>\nC: RCPT TO:<bob@example.net>\nC: DATA\nC: m\nC: .", 552)]
     public void RejectionEndsWithPoliteQuit(string server, string clientBeforeQuit, int code)
     {
         foreach (var chunk in new[] { 0, 1 })
@@ -276,6 +276,27 @@ public class ClientSessionTests
     [InlineData("a.\r\n..\r\n", "a.\r\n...\r\n.\r\n")]
     public void DotStuffing_(string message, string body) =>
         Assert.Equal(body, Encoding.ASCII.GetString(DotStuffing.Stuff(Encoding.ASCII.GetBytes(message))));
+
+    [Fact]
+    public void AcceptedStandsWhenTheQuitReplyIsGarbled()
+    {
+        var (s, _) = Run(ClientMode.Greetingless, Request("m\r\n"),
+            Encoding.ASCII.GetBytes("250 x\r\n250 ok\r\n250 ok\r\n250 queued\r\n2x1 bye\r\n"), 0);
+        Assert.Equal(ClientOutcome.Accepted, s.Outcome);
+        Assert.True(s.IsDone);
+        Assert.Null(s.Error);
+    }
+
+    [Fact]
+    public void NonAsciiAddressesAskForSmtpUtf8()
+    {
+        var request = new MailRequest("用户@例子.广告", ["bob@example.net"], "m\r\n"u8.ToArray());
+        var text = Encoding.UTF8.GetString(GreetinglessRequest.Build(Me, request));
+        Assert.Contains("MAIL FROM:<用户@例子.广告> SIZE=3 SMTPUTF8\r\n", text);
+        var run = EndToEndTests.Converse(ClientMode.Classic, ServerMode.Classic, request);
+        Assert.Equal(ClientOutcome.Accepted, run.Client.Outcome);
+        Assert.Equal("用户@例子.广告", Assert.Single(run.Delivered).Envelope.ReversePath);
+    }
 
     [Fact]
     public void NoRecipientsIsAnArgumentError() =>
