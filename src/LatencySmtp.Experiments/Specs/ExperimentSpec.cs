@@ -50,7 +50,7 @@ public sealed record ExperimentSpec
         {
             Name = table.TryGetValue("name", out var n) ? (string)n : defaultName,
             Description = table.TryGetValue("description", out var d) ? (string)d : "",
-            Variants = variants.Select(SmtpVariants.Parse).ToList(),
+            Variants = ParseVariants(variants),
             RttMs = Numbers(table, "rtt_ms") ?? [50],
             SizeBytes = Numbers(table, "size_bytes")?.Select(x => checked((int)x)).ToList() ?? [1024],
             Recipients = Numbers(table, "recipients")?.Select(x => checked((int)x)).ToList() ?? [1],
@@ -75,6 +75,18 @@ public sealed record ExperimentSpec
         foreach (var v in Variants)
             if (!v.IsImplemented())
                 throw new ExperimentSpecException($"variant '{v.Name()}' is not implemented yet (implemented: {string.Join(", ", Enum.GetValues<SmtpVariant>().Where(x => x.IsImplemented()).Select(x => x.Name()))})");
+    }
+
+    private static List<SmtpVariant> ParseVariants(IEnumerable<string> names)
+    {
+        try
+        {
+            return names.Select(SmtpVariants.Parse).ToList();
+        }
+        catch (ArgumentException e)
+        {
+            throw new ExperimentSpecException(e.Message, e);
+        }
     }
 
     private static List<string>? Strings(TomlTable t, string key) =>
