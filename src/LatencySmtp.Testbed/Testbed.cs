@@ -222,7 +222,7 @@ public sealed class Testbed : IDisposable
         return path is not null && Path.GetFileNameWithoutExtension(path) == "dotnet" ? path : "dotnet";
     }
 
-    private static string Mac(byte[] mac) => Convert.ToHexString(mac).ToLowerInvariant().Chunk(2).Select(p => new string(p)).Aggregate((a, b) => a + ":" + b);
+    private static string Mac(byte[] mac) => string.Join(':', mac.Select(b => b.ToString("x2", CultureInfo.InvariantCulture)));
 
     /// <summary>Stops the delay line, deletes the nft tables and the namespaces; idempotent, never throws.</summary>
     public void Dispose()
