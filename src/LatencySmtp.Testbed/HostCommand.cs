@@ -31,8 +31,15 @@ internal static class HostCommand
         using var process = Process.Start(start) ?? throw new TestbedException($"cannot start {file}");
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
-        if (standardInput is not null) process.StandardInput.Write(standardInput);
-        process.StandardInput.Close();
+        try
+        {
+            if (standardInput is not null) process.StandardInput.Write(standardInput);
+            process.StandardInput.Close();
+        }
+        catch (IOException)
+        {
+            // the tool exited without reading its input: its exit code and stderr tell why
+        }
         if (!process.WaitForExit(timeout ?? DefaultTimeout))
         {
             try { process.Kill(entireProcessTree: true); } catch (InvalidOperationException) { }

@@ -77,6 +77,7 @@ public sealed class Testbed : IDisposable
         if (options.DelayClientToServer < TimeSpan.Zero || options.DelayServerToClient < TimeSpan.Zero)
             throw new ArgumentException("delays cannot be negative", nameof(options));
         if (options.RawServerPorts.Any(p => p == 0)) throw new ArgumentException("port 0 cannot be served", nameof(options));
+        if (options.DelayLineRealtimePriority is < 0 or > 99) throw new ArgumentException("realtime priority is 0 (off) or 1..99", nameof(options));
         string name = options.Name ?? TestbedNames.NextDefault();
         if (!TestbedNames.IsValid(name)) throw new ArgumentException($"bad testbed name '{name}'", nameof(options));
         if (TestbedNames.Namespaces(name).Any(NetNamespace.Exists)) throw new TestbedException($"testbed {name} already exists");
@@ -102,6 +103,7 @@ public sealed class Testbed : IDisposable
     {
         string c = ClientNamespace, m = MiddleNamespace, s = ServerNamespace;
         foreach (var ns in new[] { c, m, s }) HostCommand.Ip(null, "netns", "add", ns);
+        Options.AfterBuildStep?.Invoke("namespaces");
 
         // No IPv6: router solicitations and MLD reports would cross the link and litter captures.
         // tcp_fastopen=3 lets the tfo baseline be client and server (RFC 7413) without further setup.
@@ -114,6 +116,7 @@ public sealed class Testbed : IDisposable
             "peer", "name", MiddleClientInterface, "address", Mac(MiddleClientSideMac), "netns", m);
         HostCommand.Ip(s, "link", "add", ServerInterface, "address", Mac(ServerMac), "type", "veth",
             "peer", "name", MiddleServerInterface, "address", Mac(MiddleServerSideMac), "netns", m);
+        Options.AfterBuildStep?.Invoke("veth");
 
         // DESIGN.md pitfall: with checksum offload the kernel leaves TCP checksums partial, which a
         // user-space ferry forwards as broken frames (ICMP survives, TCP does not); GRO would hand it merged frames.
@@ -142,8 +145,10 @@ public sealed class Testbed : IDisposable
             HostCommand.InNamespace(s, "nft", ["-f", "-"], NftRuleset(NftTableName, ServerInterface, $"tcp dport {{ {ports} }}"));
             HostCommand.InNamespace(c, "nft", ["-f", "-"], NftRuleset(NftTableName, ClientInterface, $"tcp sport {{ {ports} }}"));
         }
+        Options.AfterBuildStep?.Invoke("nft");
 
         StartDelayLine();
+        Options.AfterBuildStep?.Invoke("delay-line");
     }
 
     private static string NftRuleset(string table, string device, string match) =>
@@ -217,7 +222,7 @@ public sealed class Testbed : IDisposable
         return path is not null && Path.GetFileNameWithoutExtension(path) == "dotnet" ? path : "dotnet";
     }
 
-    private static string Mac(byte[] mac) => Convert.ToHexString(mac).ToLowerInvariant().Chunk(2).Select(p => new string(p)).Aggregate((a, b) => a + ":" + b);
+    private static string Mac(byte[] mac) => string.Join(':', mac.Select(b => b.ToString("x2", CultureInfo.InvariantCulture)));
 
     /// <summary>Stops the delay line, deletes the nft tables and the namespaces; idempotent, never throws.</summary>
     public void Dispose()

@@ -12,4 +12,7 @@ public sealed record TestbedOptions
     public bool OwnedByThisProcess { get; init; } = true;
     /// <summary>SCHED_FIFO priority of the delay line's forwarding threads; 0 keeps them normal threads.</summary>
     public int DelayLineRealtimePriority { get; init; } = 20;
+
+    /// <summary>Test seam: called after each build step with its name; throwing there simulates a failing step.</summary>
+    internal Action<string>? AfterBuildStep { get; init; }
 }

@@ -85,7 +85,9 @@ public sealed unsafe class PacketSocket : IDisposable
 
     /// <summary>
     /// Waits at most <paramref name="timeoutMilliseconds"/> (poll(2); -1 waits indefinitely) for one
-    /// frame, copies it into <paramref name="frame"/> and returns its length; 0 on timeout.
+    /// frame, copies it into <paramref name="frame"/> and returns its length; 0 on timeout. One reader
+    /// at a time. Throws <see cref="IOException"/> on socket errors, e.g. ENETDOWN (once) after the
+    /// interface went down.
     /// </summary>
     public int Receive(Span<byte> frame, int timeoutMilliseconds)
     {

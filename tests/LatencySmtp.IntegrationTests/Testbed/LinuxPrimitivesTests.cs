@@ -24,19 +24,30 @@ public class LinuxPrimitivesTests(ITestOutputHelper output)
     [Fact]
     public void SleepUntilWakesAfterTheDeadlineAndSoonAfterIt()
     {
-        MonotonicClock.MinimizeTimerSlack();   // this test thread only
+        // Measured the way the delay line sleeps: its own thread, 1 ns timer slack, SCHED_FIFO (else a busy
+        // machine's compilers decide the wake-up time, not the clock).
         var lateness = new List<double>();
-        for (int i = 0; i < 40; i++)
+        bool early = false, realtime = false;
+        var thread = new Thread(() =>
         {
-            long deadline = MonotonicClock.NowTicks + MonotonicClock.TimeSpanToTicks(TimeSpan.FromMilliseconds(2));
-            MonotonicClock.SleepUntil(deadline);
-            long woke = MonotonicClock.NowTicks;
-            Assert.True(woke >= deadline, "woke before the deadline");
-            lateness.Add((woke - deadline) / 1000.0);
-        }
+            MonotonicClock.MinimizeTimerSlack();
+            realtime = LinuxProcess.TrySetRealtimePriority(20);
+            for (int i = 0; i < 40; i++)
+            {
+                long deadline = MonotonicClock.NowTicks + MonotonicClock.TimeSpanToTicks(TimeSpan.FromMilliseconds(2));
+                MonotonicClock.SleepUntil(deadline);
+                long woke = MonotonicClock.NowTicks;
+                early |= woke < deadline;
+                lateness.Add((woke - deadline) / 1000.0);
+            }
+        });
+        thread.Start();
+        Assert.True(thread.Join(TimeSpan.FromSeconds(10)));
         lateness.Sort();
-        output.WriteLine($"SleepUntil lateness µs: median {lateness[20]:F1}, max {lateness[^1]:F1}");
-        Assert.True(lateness[20] < 500, $"median lateness {lateness[20]} µs");
+        output.WriteLine($"SleepUntil lateness µs: median {lateness[20]:F1}, max {lateness[^1]:F1}, realtime {realtime}");
+        Assert.True(realtime, "root may use SCHED_FIFO");
+        Assert.False(early, "woke before the deadline");
+        Assert.True(lateness[20] < 200, $"median lateness {lateness[20]} µs");
 
         long past = MonotonicClock.NowTicks - 1_000_000;
         var watch = Stopwatch.StartNew();

@@ -50,10 +50,12 @@ public partial class TestbedTests(ITestOutputHelper output)
         });
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
 
-        // The first connect of this process also pays for JIT-compiling .NET's socket code: measure the second.
+        // The first connect of this process also pays for JIT-compiling .NET's socket code, and this test
+        // thread is not real-time, so a busy machine delays its wake-ups: the fastest of five later connects
+        // shows the path, and none can beat the emulated round trip.
         var connects = new List<TimeSpan>();
         Socket? client = null, server = null;
-        for (int attempt = 0; attempt < 2; attempt++)
+        for (int attempt = 0; attempt < 6; attempt++)
         {
             client?.Dispose();
             server?.Dispose();
@@ -67,7 +69,8 @@ public partial class TestbedTests(ITestOutputHelper output)
         using var clientSocket = client!;
         using var serverSocket = server!;
         output.WriteLine($"connect took {string.Join(", ", connects.Select(c => $"{c.TotalMilliseconds:F2} ms"))}");
-        Assert.InRange(connects[1].TotalMilliseconds, 49.0, 52.0);
+        Assert.All(connects, c => Assert.True(c.TotalMilliseconds >= 49.95, $"connect faster than the round trip: {c}"));
+        Assert.InRange(connects.Skip(1).Min().TotalMilliseconds, 49.95, 52.0);
         Assert.Equal(testbed.ClientIPAddress, ((IPEndPoint)serverSocket.RemoteEndPoint!).Address);
 
         // 300 kB each way: many full-sized segments, which die in the ferry if checksum offload were on.
@@ -109,7 +112,8 @@ public partial class TestbedTests(ITestOutputHelper output)
         Assert.NotNull(syn);
         Assert.Equal(Packets.Syn, syn.Value.Flags);
         Assert.Equal(testbed.ClientAddress, syn.Value.Source);
-        Assert.InRange(oneWay.TotalMilliseconds, 24.5, 30);   // it crossed the delay line
+        output.WriteLine($"SYN seen by the server tap after {oneWay.TotalMilliseconds:F2} ms");
+        Assert.InRange(oneWay.TotalMilliseconds, 24.5, 100);   // it crossed the delay line (the upper bound only catches a hang)
         Assert.Null(WaitForTcp(clientTap, t => t.Source == testbed.ServerAddress, TimeSpan.FromMilliseconds(300)));
 
         // The other way round: a SYN-ACK from the raw port must not make the client kernel reset.
@@ -136,6 +140,34 @@ public partial class TestbedTests(ITestOutputHelper output)
         Assert.False(LinuxProcess.IsAlive(delayLine));
         Assert.DoesNotContain(testbed.NftTableName!, Run("nft", "list", "tables"));
         Assert.Contains("client->server: received=", testbed.DelayLineLog);   // it stopped on SIGTERM and reported
+    }
+
+    [Theory]
+    [InlineData("namespaces")]
+    [InlineData("veth")]
+    [InlineData("nft")]
+    [InlineData("delay-line")]
+    public void AFailingStepLeavesNothingBehind(string failingStep)
+    {
+        string name = $"lsm-{Environment.ProcessId}-f{failingStep.Length}";
+        int? delayLine = null;
+        var options = new TestbedOptions
+        {
+            Name = name,
+            RawServerPorts = [RawPort],
+            AfterBuildStep = step =>
+            {
+                if (step != failingStep) return;
+                delayLine = NamespacePids(TestbedNames.MiddleNamespace(name)).Cast<int?>().FirstOrDefault();
+                throw new InvalidOperationException("injected failure");
+            },
+        };
+        var error = Assert.Throws<TestbedException>(() => TestbedT.Create(options));
+        Assert.Contains("injected failure", error.Message);
+        var remaining = ListNamespaces();
+        Assert.All(TestbedNames.Namespaces(name), ns => Assert.DoesNotContain(ns, remaining));
+        Assert.Equal(failingStep == "delay-line", delayLine is not null);
+        if (delayLine is int pid) Assert.False(LinuxProcess.IsAlive(pid));
     }
 
     [Fact]
@@ -271,6 +303,9 @@ public partial class TestbedTests(ITestOutputHelper output)
             total += n;
         }
     }
+
+    private static int[] NamespacePids(string ns) =>
+        Run("ip", "netns", "pids", ns).Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(p => int.Parse(p, CultureInfo.InvariantCulture)).ToArray();
 
     private static string[] ListNamespaces() =>
         Run("ip", "netns", "list").Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split(' ')[0]).ToArray();
