@@ -48,7 +48,9 @@ internal sealed record TcpSegmentRecord(
         {
             if (frame.Length < ipStart + 4) return null;
             if ((BinaryPrimitives.ReadUInt16BigEndian(frame.AsSpan(ipStart + 6)) & 0x3fff) != 0) return null; // fragment
-            ipEnd = ipStart + BinaryPrimitives.ReadUInt16BigEndian(frame.AsSpan(ipStart + 2));
+            var totalLength = BinaryPrimitives.ReadUInt16BigEndian(frame.AsSpan(ipStart + 2));
+            // 0 marks a TSO super-packet captured before segmentation: its length is the frame's.
+            ipEnd = totalLength == 0 ? frame.Length : ipStart + totalLength;
         }
         else if (ip is IPv6Packet)
         {

@@ -176,7 +176,7 @@ public static class TraceAnalyzer
                 {
                     flights++;
                     // This flight answers every trigger at least half an RTT old; younger ones await a later flight.
-                    pending.Clear();
+                    while (pending.TryPeek(out var s) && e.Time - s >= threshold) pending.Dequeue();
                 }
             }
             return flights;

@@ -18,6 +18,8 @@ namespace LatencySmtp.Testbed.Capture;
 public sealed class PacketCapture : IDisposable
 {
     private const int PollIntervalMilliseconds = 20;
+    private const int DrainBatch = 10_000;
+    private const int FinalDrainMilliseconds = 5_000;
     private static readonly TimeSpan StopJoinTimeout = TimeSpan.FromSeconds(5);
 
     private readonly LibPcapLiveDevice _device;
@@ -142,8 +144,9 @@ public sealed class PacketCapture : IDisposable
                 Drain();
                 LibPcapNative.WaitReadable(_selectableFd, PollIntervalMilliseconds);
             }
-            // Frames the kernel queued before Stop was called are still in the buffer: keep them.
-            Drain();
+            // Frames the kernel queued before Stop was called are still in the buffer: keep them (bounded in time).
+            var deadline = Environment.TickCount64 + FinalDrainMilliseconds;
+            while (Drain() && Environment.TickCount64 < deadline) { }
         }
         catch (Exception e)
         {
@@ -151,15 +154,14 @@ public sealed class PacketCapture : IDisposable
         }
     }
 
-    /// <summary>Writes every frame currently buffered; returns when the buffer is empty.</summary>
-    private void Drain()
+    /// <summary>Writes the frames currently buffered, at most <see cref="DrainBatch"/>; true if there may be more.</summary>
+    private bool Drain()
     {
-        // Bounded: at most one buffer's worth per call, then the loop re-checks the stop flag.
-        for (var i = 0; i < 100_000; i++)
+        for (var i = 0; i < DrainBatch; i++)
         {
             IntPtr header = IntPtr.Zero, data = IntPtr.Zero;
             var result = _device.GetNextPacketPointers(ref header, ref data);
-            if (result == 0) return;                 // non-blocking: nothing buffered
+            if (result == 0) return false;           // non-blocking: nothing buffered
             if (result < 0)
                 throw new IOException($"capture on {InterfaceName} failed: {_device.LastError}");
             var pcapHeader = PcapHeader.FromPointer(header, _resolution);
@@ -170,6 +172,7 @@ public sealed class PacketCapture : IDisposable
             }
             Interlocked.Increment(ref _packetCount);
         }
+        return true;
     }
 
     /// <summary>
