@@ -83,7 +83,7 @@ public sealed class ExperimentRunner(ExperimentSpec spec, string outputDirectory
             RawServerPorts = [TtcpPort],
         });
         run.Notes.Add($"rtt {rttMs} ms: testbed {bed.Name}, backend {bed.EmulatorBackend}");
-        var serverIp = ToAddress(bed.ServerAddress);
+        var serverIp = bed.ServerIPAddress;
         var smtp = new ServerOptions { HostName = ServerHost, Software = Software };
         var maildirs = spec.Variants.ToDictionary(v => v, v => new Maildir(Path.Combine(work, $"rtt{rttMs}", v.Name())));
 
@@ -109,42 +109,31 @@ public sealed class ExperimentRunner(ExperimentSpec spec, string outputDirectory
             var total = spec.Repetitions * cells.Count;
             var done = 0;
             var clock = Stopwatch.StartNew();
+            // Warm-up transactions are run and not recorded: the first transaction of a process measures
+            // JIT compilation, not round trips. They also warm the TAO cache (first contact is its own experiment).
+            for (var w = 0; w < spec.Warmup; w++)
+                foreach (var (variant, size, recipients, _) in cells)
+                {
+                    var (result, _) = await RunTransactionAsync(variant, size, recipients, rttMs, -1 - w, $"w{w}", bed, classic, ttcpClient, cancel);
+                    log.WriteLine($"  warm-up {variant.Name()}: {Describe(result)} (not recorded)");
+                    run.Notes.Add($"rtt {rttMs} ms: warm-up {variant.Name()} {Describe(result)}");
+                    if (spec.GapMs > 0) await Task.Delay(TimeSpan.FromMilliseconds(spec.GapMs), cancel);
+                }
             for (var rep = 0; rep < spec.Repetitions; rep++)
             {
                 var line = new List<string>();
                 foreach (var (variant, size, recipients, loss) in cells)
                 {
                     cancel.ThrowIfCancellationRequested();
-                    var to = Enumerable.Range(1, recipients).Select(i => $"rcpt{i}@example.net").ToList();
-                    var message = MessageFactory.Create(size, HashCode.Combine(spec.Seed, rep, size), "sender@example.org", to, $"{spec.Name} rep {rep}");
-                    var request = new MailRequest("sender@example.org", to, message);
-                    var identity = new ClientIdentity(ClientHost, Software, $"{spec.Seed:x}-{rttMs:g}-{rep}-{done:x}");
-                    var timeout = TimeSpan.FromSeconds(spec.TimeoutSeconds);
                     var before = Delivered(variant, classic, ttcpServer);
-                    TransactionResult result;
-                    ushort serverPort;
-                    switch (variant)
-                    {
-                        case SmtpVariant.Classic:
-                            serverPort = ClassicPort;
-                            result = await KernelSmtpClient.RunAsync(new IPEndPoint(serverIp, ClassicPort),
-                                new ClientSession(identity, request, ClientMode.Classic), bed.ClientNamespace, timeout, cancel);
-                            break;
-                        case SmtpVariant.Ttcp:
-                            serverPort = TtcpPort;
-                            var session = new ClientSession(identity, request, ClientMode.Greetingless);
-                            result = await Task.Run(() => ttcpClient!.Run(bed.ServerAddress, TtcpPort, session, timeout, cancel), cancel);
-                            break;
-                        default:
-                            throw new NotSupportedException($"variant {variant.Name()} is not implemented yet");
-                    }
+                    var (result, serverPort) = await RunTransactionAsync(variant, size, recipients, rttMs, rep, $"{done:x}", bed, classic, ttcpClient, cancel);
                     var key = (variant.Name(), rttMs, size, recipients, loss);
                     _delivered[key] = _delivered.GetValueOrDefault(key) + Delivered(variant, classic, ttcpServer) - before;
                     var model = variant.ModelRoundTrips(recipients);
                     rows.Add((new TransactionRow(variant.Name(), rttMs, size, recipients, loss, rep, result.AcceptMs,
                         rttMs > 0 ? result.AcceptMs / rttMs : double.NaN, null, null, result.OutcomeLabel, model, null, null, "missing",
                         result.Error), result.LocalPort, serverPort));
-                    line.Add($"{variant.Name()} {(result.Accepted ? $"{result.AcceptMs:F1} ms" : result.OutcomeLabel + (result.Error is null ? "" : $" ({result.Error})"))}");
+                    line.Add($"{variant.Name()} {Describe(result)}");
                     done++;
                     if (spec.GapMs > 0) await Task.Delay(TimeSpan.FromMilliseconds(spec.GapMs), cancel);
                 }
@@ -158,6 +147,30 @@ public sealed class ExperimentRunner(ExperimentSpec spec, string outputDirectory
         run.Captures.Add(pcapName);
         _rows.AddRange(JoinWithTrace(pcap, rows));
     }
+
+    private async Task<(TransactionResult Result, ushort ServerPort)> RunTransactionAsync(SmtpVariant variant, int size, int recipients,
+        double rttMs, int rep, string tag, Testbed.Testbed bed, KernelSmtpServer? classic, RawTtcpClient? ttcpClient, CancellationToken cancel)
+    {
+        var to = Enumerable.Range(1, recipients).Select(i => $"rcpt{i}@example.net").ToList();
+        var message = MessageFactory.Create(size, HashCode.Combine(spec.Seed, rep, size), "sender@example.org", to, $"{spec.Name} rep {rep}");
+        var request = new MailRequest("sender@example.org", to, message);
+        var identity = new ClientIdentity(ClientHost, Software, $"{spec.Seed:x}-{rttMs:g}-{tag}");
+        var timeout = TimeSpan.FromSeconds(spec.TimeoutSeconds);
+        switch (variant)
+        {
+            case SmtpVariant.Classic:
+                return (await KernelSmtpClient.RunAsync(new IPEndPoint(bed.ServerIPAddress, ClassicPort),
+                    new ClientSession(identity, request, ClientMode.Classic), bed.ClientNamespace, timeout, cancel), ClassicPort);
+            case SmtpVariant.Ttcp:
+                var session = new ClientSession(identity, request, ClientMode.Greetingless);
+                return (await Task.Run(() => ttcpClient!.Run(bed.ServerAddress, TtcpPort, session, timeout, cancel), cancel), TtcpPort);
+            default:
+                throw new NotSupportedException($"variant {variant.Name()} is not implemented yet");
+        }
+    }
+
+    private static string Describe(TransactionResult r) =>
+        r.Accepted ? $"{r.AcceptMs:F1} ms" : r.OutcomeLabel + (r.Error is null ? "" : $" ({r.Error})");
 
     /// <summary>Fills segments/bytes from the capture and flags rows where the trace and the client disagree by more than 1 ms.</summary>
     private IEnumerable<TransactionRow> JoinWithTrace(string pcap, List<(TransactionRow Row, ushort Port, ushort ServerPort)> rows)
@@ -210,5 +223,4 @@ public sealed class ExperimentRunner(ExperimentSpec spec, string outputDirectory
         _ => 0,
     };
 
-    private static IPAddress ToAddress(uint a) => new([(byte)(a >> 24), (byte)(a >> 16), (byte)(a >> 8), (byte)a]);
 }

@@ -17,6 +17,8 @@ public sealed record ExperimentSpec
     public IReadOnlyList<double> Loss { get; init; } = [0];
     public int Repetitions { get; init; } = 20;
     public int Seed { get; init; } = 1;
+    /// <summary>Transactions per cell run before the measured ones and not recorded (JIT, caches).</summary>
+    public int Warmup { get; init; } = 1;
     /// <summary>Pause between two transactions, so that one's closing segments never overlap the next one's opening.</summary>
     public double GapMs { get; init; } = 20;
     public double TimeoutSeconds { get; init; } = 20;
@@ -41,7 +43,7 @@ public sealed record ExperimentSpec
     public static ExperimentSpec Parse(string toml, string defaultName)
     {
         var table = TomlSerializer.Deserialize<TomlTable>(toml) ?? throw new ExperimentSpecException("empty TOML document");
-        var known = new HashSet<string> { "name", "description", "variants", "rtt_ms", "size_bytes", "recipients", "loss", "repetitions", "seed", "gap_ms", "timeout_s" };
+        var known = new HashSet<string> { "name", "description", "variants", "rtt_ms", "size_bytes", "recipients", "loss", "repetitions", "seed", "warmup", "gap_ms", "timeout_s" };
         foreach (var key in table.Keys)
             if (!known.Contains(key))
                 throw new ExperimentSpecException($"unknown key '{key}' (known: {string.Join(", ", known)})");
@@ -57,6 +59,7 @@ public sealed record ExperimentSpec
             Loss = Numbers(table, "loss") ?? [0],
             Repetitions = table.TryGetValue("repetitions", out var r) ? checked((int)Convert.ToInt64(r, CultureInfo.InvariantCulture)) : 20,
             Seed = table.TryGetValue("seed", out var s) ? checked((int)Convert.ToInt64(s, CultureInfo.InvariantCulture)) : 1,
+            Warmup = table.TryGetValue("warmup", out var w) ? checked((int)Convert.ToInt64(w, CultureInfo.InvariantCulture)) : 1,
             GapMs = table.TryGetValue("gap_ms", out var g) ? Convert.ToDouble(g, CultureInfo.InvariantCulture) : 20,
             TimeoutSeconds = table.TryGetValue("timeout_s", out var t) ? Convert.ToDouble(t, CultureInfo.InvariantCulture) : 20,
         };
@@ -68,10 +71,12 @@ public sealed record ExperimentSpec
     {
         if (Variants.Count == 0) throw new ExperimentSpecException("'variants' is empty");
         if (Repetitions is < 1 or > 100_000) throw new ExperimentSpecException("'repetitions' must be 1..100000");
+        if (Warmup is < 0 or > 100) throw new ExperimentSpecException("'warmup' must be 0..100");
         if (RttMs.Any(x => x is < 0 or > 10_000)) throw new ExperimentSpecException("'rtt_ms' values must be 0..10000");
         if (SizeBytes.Any(x => x is < 1 or > 50 * 1024 * 1024)) throw new ExperimentSpecException("'size_bytes' values must be 1..52428800");
         if (Recipients.Any(x => x is < 1 or > 1000)) throw new ExperimentSpecException("'recipients' values must be 1..1000");
         if (Loss.Any(x => x is < 0 or >= 1)) throw new ExperimentSpecException("'loss' values are fractions in [0, 1)");
+        if (Loss.Any(x => x > 0)) throw new ExperimentSpecException("'loss' > 0 needs the delay line's loss model, which is not built yet");
         foreach (var v in Variants)
             if (!v.IsImplemented())
                 throw new ExperimentSpecException($"variant '{v.Name()}' is not implemented yet (implemented: {string.Join(", ", Enum.GetValues<SmtpVariant>().Where(x => x.IsImplemented()).Select(x => x.Name()))})");
