@@ -29,6 +29,9 @@ public static class SmtpVariants
             ? v
             : throw new ArgumentException($"unknown variant '{name}' (known: {string.Join(", ", Enum.GetValues<SmtpVariant>().Select(x => x.Name()))})");
 
+    /// <summary>The port each variant's server uses in experiments: one server per variant, so deliveries count apart.</summary>
+    public static ushort DefaultPort(this SmtpVariant v) => (ushort)(2525 + (int)v);
+
     /// <summary>Variants implemented so far; the others are refused with a clear message.</summary>
     public static bool IsImplemented(this SmtpVariant v) => v is SmtpVariant.Classic or SmtpVariant.Ttcp;
 

@@ -1,9 +1,7 @@
 using System.CommandLine;
 using LatencySmtp.Smtp;
 using LatencySmtp.Transport;
-using LatencySmtp.Transport.Kernel;
-using LatencySmtp.Transport.Linux;
-using LatencySmtp.Transport.Raw;
+using LatencySmtp.Transport.Variants;
 
 namespace LatencySmtp.Cli.Commands;
 
@@ -11,7 +9,7 @@ internal static class SendCommand
 {
     public static Command Create()
     {
-        var variant = new Option<string>("--variant") { Description = "classic | ttcp", DefaultValueFactory = _ => "classic" };
+        var variant = new Option<string>("--variant") { Description = "classic | pipelined | early-pipe | tfo | ttcp | ttcp-cookie (those implemented)", DefaultValueFactory = _ => "classic" };
         var server = new Option<string>("--server") { Description = "IP:PORT of the server", Required = true };
         var from = new Option<string>("--from") { Description = "reverse-path (MAIL FROM)", Required = true };
         var to = new Option<string[]>("--to") { Description = "recipient (repeatable)", Required = true, AllowMultipleArgumentsPerToken = true };
@@ -29,25 +27,9 @@ internal static class SendCommand
             var request = new MailRequest(pr.GetValue(from)!, pr.GetValue(to)!, bytes);
             var identity = new ClientIdentity(pr.GetValue(helo)!, $"LatencySmtp/{typeof(SendCommand).Assembly.GetName().Version?.ToString(3)}", Guid.NewGuid().ToString("N")[..16]);
             var limit = TimeSpan.FromSeconds(pr.GetValue(timeout));
-            TransactionResult result;
-            switch (v)
-            {
-                case SmtpVariant.Classic:
-                    result = await KernelSmtpClient.RunAsync(ep, new ClientSession(identity, request, ClientMode.Classic), ns, limit, cancel);
-                    break;
-                case SmtpVariant.Ttcp:
-                    Endpoints.RequireRoot("send --variant ttcp");
-                    var (source, iface) = Routes.RouteTo(ep.Address, ns);
-                    using (KernelSilencer.Install(ns, iface, $"ip saddr {ep.Address} tcp sport {ep.Port}"))
-                    using (var client = new RawTtcpClient(RawLink.Open(ns, iface, Routes.ToUInt32(source))))
-                    {
-                        var session = new ClientSession(identity, request, ClientMode.Greetingless);
-                        result = await Task.Run(() => client.Run(Routes.ToUInt32(ep.Address), (ushort)ep.Port, session, limit, cancel), cancel);
-                    }
-                    break;
-                default:
-                    throw new NotSupportedException($"send --variant {v.Name()} is not implemented yet");
-            }
+            if (v.IsRaw()) Endpoints.RequireRoot($"send --variant {v.Name()}");
+            using var client = VariantFactory.CreateClient(v, new ClientSetup(ep, ns));
+            var result = await client.SendAsync(identity, request, limit, cancel);
             Console.WriteLine($"server:   {result.ServerIdentity ?? "(none)"}");
             Console.WriteLine($"outcome:  {result.OutcomeLabel}{(result.FinalReply is { } r ? $" ({r.Code} {string.Join(" / ", r.Lines)})" : "")}");
             if (result.Accepted) Console.WriteLine($"accepted: {result.AcceptMs:F2} ms after the connection started");

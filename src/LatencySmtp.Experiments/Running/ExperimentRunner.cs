@@ -9,8 +9,7 @@ using LatencySmtp.Testbed.Analysis;
 using LatencySmtp.Testbed.Capture;
 using LatencySmtp.Transport;
 using LatencySmtp.Transport.Delivery;
-using LatencySmtp.Transport.Kernel;
-using LatencySmtp.Transport.Raw;
+using LatencySmtp.Transport.Variants;
 
 namespace LatencySmtp.Experiments.Running;
 
@@ -23,8 +22,6 @@ public sealed record ExperimentOutcome(string OutputDirectory, IReadOnlyList<Tra
 /// </summary>
 public sealed class ExperimentRunner(ExperimentSpec spec, string outputDirectory, TextWriter log)
 {
-    public const ushort ClassicPort = 2525;
-    public const ushort TtcpPort = 2526;
     public const string ClientHost = "client.lsm.test";
     public const string ServerHost = "mx.lsm.test";
     public static readonly string Software = $"LatencySmtp/{typeof(ExperimentRunner).Assembly.GetName().Version?.ToString(3) ?? "0.1.0"}";
@@ -80,26 +77,34 @@ public sealed class ExperimentRunner(ExperimentSpec spec, string outputDirectory
         {
             DelayClientToServer = oneWay,
             DelayServerToClient = oneWay,
-            RawServerPorts = [TtcpPort],
+            RawServerPorts = spec.Variants.Where(v => v.IsRaw()).Select(v => v.DefaultPort()).ToList(),
         });
         run.Notes.Add($"rtt {rttMs} ms: testbed {bed.Name}, backend {bed.EmulatorBackend}");
-        var serverIp = bed.ServerIPAddress;
         var smtp = new ServerOptions { HostName = ServerHost, Software = Software };
-        var maildirs = spec.Variants.ToDictionary(v => v, v => new Maildir(Path.Combine(work, $"rtt{rttMs}", v.Name())));
-
-        await using var classic = spec.Variants.Contains(SmtpVariant.Classic)
-            ? new KernelSmtpServer(new KernelServerOptions
+        var servers = new Dictionary<SmtpVariant, IVariantServer>();
+        var clients = new Dictionary<SmtpVariant, IVariantClient>();
+        try
+        {
+            foreach (var v in spec.Variants.Distinct())
             {
-                Listen = new IPEndPoint(serverIp, ClassicPort), Namespace = bed.ServerNamespace, Smtp = smtp,
-            }, maildirs[SmtpVariant.Classic], log)
-            : null;
-        using var ttcpServer = spec.Variants.Contains(SmtpVariant.Ttcp)
-            ? new RawTtcpServer(RawLink.Open(bed.ServerNamespace, bed.ServerInterface, bed.ServerAddress), TtcpPort, maildirs[SmtpVariant.Ttcp], smtp, log: log)
-            : null;
-        using var ttcpClient = spec.Variants.Contains(SmtpVariant.Ttcp)
-            ? new RawTtcpClient(RawLink.Open(bed.ClientNamespace, bed.ClientInterface, bed.ClientAddress))
-            : null;
+                var endpoint = new IPEndPoint(bed.ServerIPAddress, v.DefaultPort());
+                servers[v] = VariantFactory.StartServer(v, new ServerSetup(endpoint, bed.ServerNamespace,
+                    new Maildir(Path.Combine(work, $"rtt{rttMs:g}", v.Name())), smtp, bed.ServerInterface, SilenceKernel: false, Log: log));
+                clients[v] = VariantFactory.CreateClient(v, new ClientSetup(endpoint, bed.ClientNamespace, bed.ClientInterface,
+                    bed.ClientIPAddress, SilenceKernel: false));
+            }
+            await MeasureAsync(rttMs, bed, servers, clients, run, cancel);
+        }
+        finally
+        {
+            foreach (var c in clients.Values) c.Dispose();
+            foreach (var s in servers.Values) await s.DisposeAsync();
+        }
+    }
 
+    private async Task MeasureAsync(double rttMs, Testbed.Testbed bed, Dictionary<SmtpVariant, IVariantServer> servers,
+        Dictionary<SmtpVariant, IVariantClient> clients, RunInfo run, CancellationToken cancel)
+    {
         var pcapName = $"capture-rtt{rttMs:g}.pcap";
         var pcap = Path.Combine(outputDirectory, pcapName);
         var rows = new List<(TransactionRow Row, ushort Port, ushort ServerPort)>();
@@ -114,7 +119,7 @@ public sealed class ExperimentRunner(ExperimentSpec spec, string outputDirectory
             for (var w = 0; w < spec.Warmup; w++)
                 foreach (var (variant, size, recipients, _) in cells)
                 {
-                    var (result, _) = await RunTransactionAsync(variant, size, recipients, rttMs, -1 - w, $"w{w}", bed, classic, ttcpClient, cancel);
+                    var result = await SendAsync(clients[variant], size, recipients, rttMs, -1 - w, $"w{w}", cancel);
                     log.WriteLine($"  warm-up {variant.Name()}: {Describe(result)} (not recorded)");
                     run.Notes.Add($"rtt {rttMs} ms: warm-up {variant.Name()} {Describe(result)}");
                     if (spec.GapMs > 0) await Task.Delay(TimeSpan.FromMilliseconds(spec.GapMs), cancel);
@@ -125,14 +130,13 @@ public sealed class ExperimentRunner(ExperimentSpec spec, string outputDirectory
                 foreach (var (variant, size, recipients, loss) in cells)
                 {
                     cancel.ThrowIfCancellationRequested();
-                    var before = Delivered(variant, classic, ttcpServer);
-                    var (result, serverPort) = await RunTransactionAsync(variant, size, recipients, rttMs, rep, $"{done:x}", bed, classic, ttcpClient, cancel);
+                    var before = servers[variant].Delivered;
+                    var result = await SendAsync(clients[variant], size, recipients, rttMs, rep, $"{done:x}", cancel);
                     var key = (variant.Name(), rttMs, size, recipients, loss);
-                    _delivered[key] = _delivered.GetValueOrDefault(key) + Delivered(variant, classic, ttcpServer) - before;
-                    var model = variant.ModelRoundTrips(recipients);
+                    _delivered[key] = _delivered.GetValueOrDefault(key) + servers[variant].Delivered - before;
                     rows.Add((new TransactionRow(variant.Name(), rttMs, size, recipients, loss, rep, result.AcceptMs,
-                        rttMs > 0 ? result.AcceptMs / rttMs : double.NaN, null, null, result.OutcomeLabel, model, null, null, "missing",
-                        result.Error), result.LocalPort, serverPort));
+                        rttMs > 0 ? result.AcceptMs / rttMs : double.NaN, null, null, result.OutcomeLabel, variant.ModelRoundTrips(recipients),
+                        null, null, "missing", result.Error), result.LocalPort, variant.DefaultPort()));
                     line.Add($"{variant.Name()} {Describe(result)}");
                     done++;
                     if (spec.GapMs > 0) await Task.Delay(TimeSpan.FromMilliseconds(spec.GapMs), cancel);
@@ -148,25 +152,12 @@ public sealed class ExperimentRunner(ExperimentSpec spec, string outputDirectory
         _rows.AddRange(JoinWithTrace(pcap, rows));
     }
 
-    private async Task<(TransactionResult Result, ushort ServerPort)> RunTransactionAsync(SmtpVariant variant, int size, int recipients,
-        double rttMs, int rep, string tag, Testbed.Testbed bed, KernelSmtpServer? classic, RawTtcpClient? ttcpClient, CancellationToken cancel)
+    private Task<TransactionResult> SendAsync(IVariantClient client, int size, int recipients, double rttMs, int rep, string tag, CancellationToken cancel)
     {
         var to = Enumerable.Range(1, recipients).Select(i => $"rcpt{i}@example.net").ToList();
         var message = MessageFactory.Create(size, HashCode.Combine(spec.Seed, rep, size), "sender@example.org", to, $"{spec.Name} rep {rep}");
-        var request = new MailRequest("sender@example.org", to, message);
         var identity = new ClientIdentity(ClientHost, Software, $"{spec.Seed:x}-{rttMs:g}-{tag}");
-        var timeout = TimeSpan.FromSeconds(spec.TimeoutSeconds);
-        switch (variant)
-        {
-            case SmtpVariant.Classic:
-                return (await KernelSmtpClient.RunAsync(new IPEndPoint(bed.ServerIPAddress, ClassicPort),
-                    new ClientSession(identity, request, ClientMode.Classic), bed.ClientNamespace, timeout, cancel), ClassicPort);
-            case SmtpVariant.Ttcp:
-                var session = new ClientSession(identity, request, ClientMode.Greetingless);
-                return (await Task.Run(() => ttcpClient!.Run(bed.ServerAddress, TtcpPort, session, timeout, cancel), cancel), TtcpPort);
-            default:
-                throw new NotSupportedException($"variant {variant.Name()} is not implemented yet");
-        }
+        return client.SendAsync(identity, new MailRequest("sender@example.org", to, message), TimeSpan.FromSeconds(spec.TimeoutSeconds), cancel);
     }
 
     private static string Describe(TransactionResult r) =>
@@ -215,12 +206,4 @@ public sealed class ExperimentRunner(ExperimentSpec spec, string outputDirectory
         if (flagged > 0) log.WriteLine($"  {flagged} of {joined.Count} transactions disagree with the trace (see trace_check)");
         return joined;
     }
-
-    private static long Delivered(SmtpVariant v, KernelSmtpServer? classic, RawTtcpServer? ttcp) => v switch
-    {
-        SmtpVariant.Classic => classic?.Delivered ?? 0,
-        SmtpVariant.Ttcp => ttcp?.Delivered ?? 0,
-        _ => 0,
-    };
-
 }

@@ -1,0 +1,98 @@
+using System.Net;
+using LatencySmtp.Smtp;
+using LatencySmtp.Transport.Linux;
+using LatencySmtp.Transport.Raw;
+
+namespace LatencySmtp.Transport.Variants;
+
+/// <summary>The T/TCP-style variants on the user-space TCP over raw sockets.</summary>
+internal sealed class RawVariantServer : IVariantServer
+{
+    private readonly RawTtcpServer _server;
+    private readonly KernelSilencer? _silencer;
+
+    private RawVariantServer(SmtpVariant variant, IPEndPoint endpoint, RawTtcpServer server, KernelSilencer? silencer)
+    {
+        Variant = variant;
+        Endpoint = endpoint;
+        _server = server;
+        _silencer = silencer;
+    }
+
+    public SmtpVariant Variant { get; }
+    public IPEndPoint Endpoint { get; }
+    public long Delivered => _server.Delivered;
+    public RawTtcpServer Server => _server;
+
+    public static RawVariantServer Start(SmtpVariant variant, ServerSetup setup)
+    {
+        var iface = setup.Interface ?? NetNamespace.Run(setup.Namespace, () => Routes.InterfaceOf(setup.Listen.Address));
+        var silencer = setup.SilenceKernel
+            ? KernelSilencer.Install(setup.Namespace, iface, $"ip daddr {setup.Listen.Address} tcp dport {setup.Listen.Port}")
+            : null;
+        try
+        {
+            var link = RawLink.Open(setup.Namespace, iface, Routes.ToUInt32(setup.Listen.Address));
+            return new RawVariantServer(variant, setup.Listen,
+                new RawTtcpServer(link, (ushort)setup.Listen.Port, setup.Maildir, setup.Smtp, log: setup.Log), silencer);
+        }
+        catch
+        {
+            silencer?.Dispose();
+            throw;
+        }
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        _server.Dispose();
+        _silencer?.Dispose();
+        return ValueTask.CompletedTask;
+    }
+}
+
+internal sealed class RawVariantClient : IVariantClient
+{
+    private readonly ClientSetup _setup;
+    private readonly RawTtcpClient _client;
+    private readonly KernelSilencer? _silencer;
+
+    private RawVariantClient(SmtpVariant variant, ClientSetup setup, RawTtcpClient client, KernelSilencer? silencer)
+    {
+        Variant = variant;
+        _setup = setup;
+        _client = client;
+        _silencer = silencer;
+    }
+
+    public SmtpVariant Variant { get; }
+
+    public static RawVariantClient Create(SmtpVariant variant, ClientSetup setup)
+    {
+        var (source, iface) = setup.Source is { } s && setup.Interface is { } i ? (s, i) : Routes.RouteTo(setup.Server.Address, setup.Namespace);
+        var silencer = setup.SilenceKernel
+            ? KernelSilencer.Install(setup.Namespace, iface, $"ip saddr {setup.Server.Address} tcp sport {setup.Server.Port}")
+            : null;
+        try
+        {
+            return new RawVariantClient(variant, setup, new RawTtcpClient(RawLink.Open(setup.Namespace, iface, Routes.ToUInt32(source))), silencer);
+        }
+        catch
+        {
+            silencer?.Dispose();
+            throw;
+        }
+    }
+
+    public Task<TransactionResult> SendAsync(ClientIdentity identity, MailRequest request, TimeSpan timeout, CancellationToken cancel)
+    {
+        var session = new ClientSession(identity, request, ClientMode.Greetingless);
+        return Task.Run(() => _client.Run(Routes.ToUInt32(_setup.Server.Address), (ushort)_setup.Server.Port, session, timeout, cancel), cancel);
+    }
+
+    public void Dispose()
+    {
+        _client.Dispose();
+        _silencer?.Dispose();
+    }
+}
