@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test (unit and integration). Needs root: the integration tests build network namespaces.
-# Usage: sudo bash tests/run.sh   — prints "N passed, N failed" last; exits non-zero on failure or when no test ran.
+# Usage (as root): bash tests/run.sh   — prints "N passed, N failed" last; exits non-zero on failure or when no test ran.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-[ "$(id -u)" = 0 ] || { echo "run as root: sudo bash tests/run.sh" >&2; exit 1; }
+[ "$(id -u)" = 0 ] || { echo "run as root: bash tests/run.sh" >&2; exit 1; }
 bash experiments/install-deps.sh || exit 1
 results=$(mktemp -d)
 trap 'rm -rf "$results"' EXIT
