@@ -28,6 +28,8 @@ internal static class SendCommand
             var identity = new ClientIdentity(pr.GetValue(helo)!, $"LatencySmtp/{typeof(SendCommand).Assembly.GetName().Version?.ToString(3)}", Guid.NewGuid().ToString("N")[..16]);
             var limit = TimeSpan.FromSeconds(pr.GetValue(timeout));
             if (v.IsRaw()) Endpoints.RequireRoot($"send --variant {v.Name()}");
+            if (v == SmtpVariant.Tfo && LatencySmtp.Transport.Kernel.SocketOptions.FastOpenWarning(1, ns) is { } tfoWarning)
+                Console.Error.WriteLine($"warning: {tfoWarning}");
             using var client = VariantFactory.CreateClient(v, new ClientSetup(ep, ns));
             var result = await client.SendAsync(identity, request, limit, cancel);
             Console.WriteLine($"server:   {result.ServerIdentity ?? "(none)"}");

@@ -24,6 +24,8 @@ internal static class ServeCommand
             var ns = pr.GetValue(netns);
             var smtp = new ServerOptions { HostName = pr.GetValue(hostname)!, Software = $"LatencySmtp/{typeof(ServeCommand).Assembly.GetName().Version?.ToString(3)}" };
             if (v.IsRaw()) Endpoints.RequireRoot($"serve --variant {v.Name()}");
+            if (v == SmtpVariant.Tfo && LatencySmtp.Transport.Kernel.SocketOptions.FastOpenWarning(2, ns) is { } tfoWarning)
+                Console.Error.WriteLine($"warning: {tfoWarning}");
             await using var server = VariantFactory.StartServer(v, new ServerSetup(ep, ns, box, smtp, Log: Console.Error));
             Console.WriteLine($"{v.Name()} SMTP server on {server.Endpoint}{(v.IsRaw() ? " (user-space TCP; the kernel is silenced for this port)" : "")}, Maildir {box.Root}; Ctrl-C stops");
             await WaitForCancel(cancel);

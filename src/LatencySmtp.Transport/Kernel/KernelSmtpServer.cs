@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using LatencySmtp.Smtp;
@@ -10,12 +11,29 @@ public sealed record KernelServerOptions
 {
     public required IPEndPoint Listen { get; init; }
     public ServerMode Mode { get; init; } = ServerMode.Classic;
+    /// <summary>Host name, software and the RFC 5321 §4.5.3.1 limits (<see cref="ServerOptions.Limits"/>).</summary>
     public ServerOptions Smtp { get; init; } = new();
     /// <summary>Network namespace to create the listening socket in (null: the current one).</summary>
     public string? Namespace { get; init; }
-    public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromMinutes(5);   // RFC 5321 §4.5.3.2.7: at least 5 minutes
+    /// <summary>No input for this long: 421 and close. RFC 5321 §4.5.3.2.7: at least 5 minutes.</summary>
+    public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromMinutes(5);
+    /// <summary>A whole session may last this long, whatever it does (slow drip, a client that never reads): 421 and close.</summary>
+    public TimeSpan SessionTimeout { get; init; } = TimeSpan.FromMinutes(30);
+    /// <summary>Concurrent sessions; one more gets 421 4.3.2 and is closed (RFC 5321 §3.8).</summary>
     public int MaxSessions { get; init; } = 100;
     public bool FastOpen { get; init; }
+    /// <summary>
+    /// Classic mode: a client that sends before the 220 greeting gets "554 5.5.0" and is closed (RFC 5321
+    /// §3.1, §4.3.2: the session opens with the server's greeting and 554 is the refusal at connection
+    /// establishment; as Exim's smtp_enforce_sync and Postfix postscreen's pregreet test do). Greeting-less
+    /// requests have their own listener (<see cref="ServerMode.Greetingless"/>). False tolerates early talkers.
+    /// </summary>
+    public bool RejectEarlyTalkers { get; init; } = true;
+    /// <summary>
+    /// Classic mode: wait this long before greeting, to catch early talkers (sendmail's greet_pause). Zero
+    /// (the default, no added latency) still refuses a client whose bytes are already there at accept.
+    /// </summary>
+    public TimeSpan GreetPause { get; init; } = TimeSpan.Zero;
 }
 
 /// <summary>
@@ -30,7 +48,7 @@ public sealed class KernelSmtpServer : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _acceptLoop;
     private int _sessions;
-    private long _delivered;
+    private long _delivered, _earlyTalkers, _refused;
 
     public KernelSmtpServer(KernelServerOptions options, Maildir maildir, TextWriter? log = null)
     {
@@ -54,6 +72,15 @@ public sealed class KernelSmtpServer : IAsyncDisposable
 
     public long Delivered => Interlocked.Read(ref _delivered);
 
+    /// <summary>Sessions open now.</summary>
+    public int ActiveSessions => Volatile.Read(ref _sessions);
+
+    /// <summary>Classic-mode clients refused with 554 for sending before the greeting.</summary>
+    public long EarlyTalkers => Interlocked.Read(ref _earlyTalkers);
+
+    /// <summary>Connections refused with 421 because <see cref="KernelServerOptions.MaxSessions"/> were open.</summary>
+    public long Refused => Interlocked.Read(ref _refused);
+
     private TextWriter Log { get; }
 
     private async Task AcceptLoopAsync()
@@ -73,6 +100,7 @@ public sealed class KernelSmtpServer : IAsyncDisposable
             if (Interlocked.Increment(ref _sessions) > _options.MaxSessions)
             {
                 Interlocked.Decrement(ref _sessions);
+                Interlocked.Increment(ref _refused);
                 // RFC 5321 §3.8: a server that cannot serve now answers 421 and closes.
                 _ = RefuseAsync(client);
                 continue;
@@ -87,12 +115,8 @@ public sealed class KernelSmtpServer : IAsyncDisposable
 
     private async Task RefuseAsync(Socket client)
     {
-        try
-        {
-            await client.SendAsync(SmtpReply.Single(421, $"4.3.2 {_options.Smtp.HostName} too many sessions, try later").ToBytes());
-        }
-        catch (SocketException) { }
-        finally { client.Dispose(); }
+        using (client)
+            await CloseWithAsync(client, SmtpReply.Single(421, $"4.3.2 {_options.Smtp.HostName} too many sessions, try later"));
     }
 
     private async Task ServeAsync(Socket client)
@@ -100,15 +124,24 @@ public sealed class KernelSmtpServer : IAsyncDisposable
         var remote = client.RemoteEndPoint;
         var session = new ServerSession(_options.Smtp, _options.Mode);
         var buffer = new byte[16 * 1024];
+        // Every await of the session (receive, send, greet pause) ends by SessionTimeout at the latest.
+        using var life = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
+        life.CancelAfter(_options.SessionTimeout);
         try
         {
             using (client)
             {
+                if (_options.Mode == ServerMode.Classic && _options.RejectEarlyTalkers && await TalksEarlyAsync(client, life.Token))
+                {
+                    Interlocked.Increment(ref _earlyTalkers);
+                    await CloseWithAsync(client, SmtpReply.Single(554, $"5.5.0 {_options.Smtp.HostName} SMTP synchronization error: client sent before the greeting"));
+                    return;
+                }
                 session.Start();
-                await FlushAsync(client, session);
+                await FlushAsync(client, session, life.Token);
                 while (!session.IsClosed)
                 {
-                    using var idle = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
+                    using var idle = CancellationTokenSource.CreateLinkedTokenSource(life.Token);
                     idle.CancelAfter(_options.IdleTimeout);
                     int n;
                     try
@@ -117,17 +150,20 @@ public sealed class KernelSmtpServer : IAsyncDisposable
                     }
                     catch (OperationCanceledException) when (!_stop.IsCancellationRequested)
                     {
-                        await client.SendAsync(SmtpReply.Single(421, "4.4.2 Idle timeout, closing").ToBytes());
+                        // Whatever was cut (a DATA without its end) delivers nothing.
+                        await CloseWithAsync(client, life.IsCancellationRequested
+                            ? SmtpReply.Single(421, "4.4.2 Session time limit exceeded, closing")
+                            : SmtpReply.Single(421, "4.4.2 Idle timeout, closing"));
                         return;
                     }
                     if (n == 0)
                     {
                         session.ReceiveEnd();
-                        await FlushAsync(client, session);
+                        await FlushAsync(client, session, life.Token);
                         return;
                     }
                     session.Receive(buffer.AsSpan(0, n));
-                    await FlushAsync(client, session);
+                    await FlushAsync(client, session, life.Token);
                 }
                 client.Shutdown(SocketShutdown.Send);
             }
@@ -138,8 +174,45 @@ public sealed class KernelSmtpServer : IAsyncDisposable
         }
     }
 
+    /// <summary>Did the client send before the greeting? Bytes already there at accept, or within the greet pause.</summary>
+    private async Task<bool> TalksEarlyAsync(Socket client, CancellationToken life)
+    {
+        if (client.Available > 0) return true;
+        if (_options.GreetPause <= TimeSpan.Zero) return false;
+        // Polled: a zero-byte receive returns at once on Linux, and the pause needs no precision.
+        var until = Stopwatch.GetTimestamp() + (long)(_options.GreetPause.TotalSeconds * Stopwatch.Frequency);
+        while (Stopwatch.GetTimestamp() < until)
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(10, Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), until).TotalMilliseconds)), life);
+            if (client.Available > 0) return true;
+        }
+        return false;
+    }
+
+    /// <summary>
+    /// Sends a last reply, then reads and drops what the client still sends (bounded) so that closing does not
+    /// turn into a reset that could destroy the reply before the client reads it.
+    /// </summary>
+    private static async Task CloseWithAsync(Socket client, SmtpReply reply)
+    {
+        using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+        try
+        {
+            await client.SendAsync(reply.ToBytes(), SocketFlags.None, limit.Token);
+            client.Shutdown(SocketShutdown.Send);
+            var sink = new byte[4096];
+            for (int total = 0; total < 256 * 1024;)
+            {
+                int n = await client.ReceiveAsync(sink, SocketFlags.None, limit.Token);
+                if (n == 0) break;
+                total += n;
+            }
+        }
+        catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException) { }
+    }
+
     /// <summary>Performs pending deliveries (before their 250), then writes the replies.</summary>
-    private async Task FlushAsync(Socket client, ServerSession session)
+    private async Task FlushAsync(Socket client, ServerSession session, CancellationToken cancel)
     {
         while (true)
         {
@@ -148,7 +221,7 @@ public sealed class KernelSmtpServer : IAsyncDisposable
             if (session.HasOutput)
             {
                 var output = session.TakeOutput();
-                await client.SendAsync(output, SocketFlags.None);
+                await client.SendAsync(output, SocketFlags.None, cancel);
                 continue;
             }
             if (session.PendingDelivery is null) return;

@@ -10,6 +10,7 @@ internal sealed class KernelVariantServer(SmtpVariant variant, KernelSmtpServer 
     public SmtpVariant Variant => variant;
     public IPEndPoint Endpoint => server.LocalEndPoint;
     public long Delivered => server.Delivered;
+    public KernelSmtpServer Server => server;
     public ValueTask DisposeAsync() => server.DisposeAsync();
 
     public static KernelVariantServer Start(SmtpVariant variant, ServerSetup setup, ServerMode mode, bool fastOpen = false) =>
@@ -19,12 +20,16 @@ internal sealed class KernelVariantServer(SmtpVariant variant, KernelSmtpServer 
         }, setup.Maildir, setup.Log));
 }
 
-internal sealed class KernelVariantClient(SmtpVariant variant, ClientSetup setup, ClientMode mode) : IVariantClient
+/// <summary>
+/// A kernel TCP client. The kernel keeps the TFO cookie per destination in the client namespace's TCP
+/// metrics (RFC 7413 §4.1), so a client needs no state of its own across transactions.
+/// </summary>
+internal sealed class KernelVariantClient(SmtpVariant variant, ClientSetup setup, ClientMode mode, bool fastOpen = false) : IVariantClient
 {
     public SmtpVariant Variant => variant;
 
     public Task<TransactionResult> SendAsync(ClientIdentity identity, MailRequest request, TimeSpan timeout, CancellationToken cancel) =>
-        KernelSmtpClient.RunAsync(setup.Server, new ClientSession(identity, request, mode), setup.Namespace, timeout, cancel);
+        KernelSmtpClient.RunAsync(setup.Server, new ClientSession(identity, request, mode), setup.Namespace, timeout, cancel, fastOpen);
 
     public void Dispose() { }
 }

@@ -7,7 +7,10 @@ public static class VariantFactory
 {
     public static IVariantServer StartServer(SmtpVariant variant, ServerSetup setup) => variant switch
     {
-        SmtpVariant.Classic => KernelVariantServer.Start(variant, setup, ServerMode.Classic),
+        SmtpVariant.Classic or SmtpVariant.Pipelined => KernelVariantServer.Start(variant, setup, ServerMode.Classic),
+        // Greeting-less requests have their own listener (port), never the classic one (README, "Greeting-less requests").
+        SmtpVariant.EarlyPipe => KernelVariantServer.Start(variant, setup, ServerMode.Greetingless),
+        SmtpVariant.Tfo => KernelVariantServer.Start(variant, setup, ServerMode.Greetingless, fastOpen: true),
         SmtpVariant.Ttcp => RawVariantServer.Start(variant, setup),
         _ => throw NotYet(variant),
     };
@@ -15,6 +18,9 @@ public static class VariantFactory
     public static IVariantClient CreateClient(SmtpVariant variant, ClientSetup setup) => variant switch
     {
         SmtpVariant.Classic => new KernelVariantClient(variant, setup, ClientMode.Classic),
+        SmtpVariant.Pipelined => new KernelVariantClient(variant, setup, ClientMode.Pipelined),
+        SmtpVariant.EarlyPipe => new KernelVariantClient(variant, setup, ClientMode.Greetingless),
+        SmtpVariant.Tfo => new KernelVariantClient(variant, setup, ClientMode.Greetingless, fastOpen: true),
         SmtpVariant.Ttcp => RawVariantClient.Create(variant, setup),
         _ => throw NotYet(variant),
     };

@@ -19,17 +19,19 @@ public sealed class ClassicServer : IAsyncDisposable
     public Maildir Maildir { get; }
     private string Root { get; }
     public int Port => Server.LocalEndPoint.Port;
+    public IPEndPoint Endpoint => Server.LocalEndPoint;
 
-    public static ClassicServer Start(ServerMode mode = ServerMode.Classic)
+    public static ClassicServer Start(ServerMode mode = ServerMode.Classic, Func<KernelServerOptions, KernelServerOptions>? configure = null)
     {
         var root = Directory.CreateTempSubdirectory("lsm-interop-").FullName;
         var maildir = new Maildir(Path.Combine(root, "Maildir"));
-        var server = new KernelSmtpServer(new KernelServerOptions
+        var options = new KernelServerOptions
         {
             Listen = new IPEndPoint(IPAddress.Loopback, 0),
             Mode = mode,
             Smtp = new ServerOptions { HostName = "mx.lsm.test" },
-        }, maildir);
+        };
+        var server = new KernelSmtpServer(configure is null ? options : configure(options), maildir);
         return new ClassicServer(server, maildir, root);
     }
 
