@@ -16,6 +16,10 @@ public sealed record TestbedState
     public int PrefixLength { get; init; }
     public double DelayClientToServerMs { get; init; }
     public double DelayServerToClientMs { get; init; }
+    /// <summary>The whole link each way, e.g. "25 ms ±1 ms, loss 1%".</summary>
+    public string? ClientToServer { get; init; }
+    public string? ServerToClient { get; init; }
+    public int Seed { get; init; }
     public ushort[] RawServerPorts { get; init; } = [];
     public string? NftTable { get; init; }
     public required string EmulatorBackend { get; init; }
