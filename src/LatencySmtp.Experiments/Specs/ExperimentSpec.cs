@@ -76,7 +76,6 @@ public sealed record ExperimentSpec
         if (SizeBytes.Any(x => x is < 1 or > 50 * 1024 * 1024)) throw new ExperimentSpecException("'size_bytes' values must be 1..52428800");
         if (Recipients.Any(x => x is < 1 or > 1000)) throw new ExperimentSpecException("'recipients' values must be 1..1000");
         if (Loss.Any(x => x is < 0 or >= 1)) throw new ExperimentSpecException("'loss' values are fractions in [0, 1)");
-        if (Loss.Any(x => x > 0)) throw new ExperimentSpecException("'loss' > 0 needs the delay line's loss model, which is not built yet");
         foreach (var v in Variants)
             if (!v.IsImplemented())
                 throw new ExperimentSpecException($"variant '{v.Name()}' is not implemented yet (implemented: {string.Join(", ", Enum.GetValues<SmtpVariant>().Where(x => x.IsImplemented()).Select(x => x.Name()))})");
