@@ -11,7 +11,7 @@ public sealed record EmulatorProbe(bool NetemAvailable, bool NetemSeed, string E
 /// <summary>
 /// Chooses the link emulator. netem is the kernel's own (tc-netem(8)); this machine's kernel lacks it,
 /// so the user-space delay line is the fallback. Detection does not trust modinfo or /proc/config.gz
-/// (often absent in containers and custom kernels): it adds a netem qdisc to a dummy device in a
+/// (often absent in containers and custom kernels): it adds a netem qdisc to a veth device in a
 /// throw-away namespace, which also loads the module where one exists.
 /// </summary>
 public static class Emulator
@@ -32,15 +32,16 @@ public static class Emulator
         _ => probe.NetemAvailable ? NetemBackend : UserspaceDelayLineBackend,
     };
 
-    /// <summary>Runs the probe now (uncached): a scratch namespace with a dummy device, removed again.</summary>
+    /// <summary>Runs the probe now (uncached): a scratch namespace with a veth pair, removed again.</summary>
     public static EmulatorProbe Probe()
     {
         string ns = $"lsm-probe-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..6]}";
         try
         {
             HostCommand.Ip(null, "netns", "add", ns);
-            var dummy = HostCommand.TryRun("ip", ["-n", ns, "link", "add", "probe0", "type", "dummy"]);
-            if (dummy.ExitCode != 0) return new EmulatorProbe(false, false, $"cannot create a dummy device: {dummy.StandardError.Trim()}");
+            // A veth pair, not a dummy device: the testbed needs veth anyway, and some kernels (this one) lack dummy.
+            var veth = HostCommand.TryRun("ip", ["-n", ns, "link", "add", "probe0", "type", "veth", "peer", "name", "probe1"]);
+            if (veth.ExitCode != 0) return new EmulatorProbe(false, false, $"cannot create a veth pair: {OneLine(veth.StandardError)}");
             HostCommand.Ip(ns, "link", "set", "probe0", "up");
             var add = HostCommand.TryRun("tc", ["-n", ns, "qdisc", "add", "dev", "probe0", "root", "netem", "delay", "1ms"]);
             if (add.ExitCode != 0)

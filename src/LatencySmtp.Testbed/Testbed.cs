@@ -73,6 +73,15 @@ public sealed class Testbed : IDisposable
     /// <summary>The netdev table dropping RawServerPorts in client and server namespaces; null without raw ports.</summary>
     public string? NftTableName { get; }
     public int DelayLineProcessId { get; private set; }
+    /// <summary>How much earlier the delay line releases each frame (half the measured zero-delay RTT); zero for netem or when off.</summary>
+    public TimeSpan ForwardingCompensation { get; private set; }
+    /// <summary>The zero-delay round trip the compensation came from (ping, median), or null.</summary>
+    public TimeSpan? BaseRoundTrip { get; private set; }
+
+    private static readonly object CalibrationGate = new();
+    private static TimeSpan? calibratedBaseRoundTrip;
+    /// <summary>Compensation never exceeds this each way: a larger base RTT means a machine too busy to trust.</summary>
+    public static readonly TimeSpan MaxCompensation = TimeSpan.FromMilliseconds(0.5);
 
     /// <summary>What the delay line wrote on stderr (last 100 lines): its statistics after it stopped.</summary>
     public string DelayLineLog
@@ -172,7 +181,12 @@ public sealed class Testbed : IDisposable
         }
         else
         {
-            StartDelayLine();
+            if (Options.CompensateForwardingLatency)
+            {
+                BaseRoundTrip = CalibrateBaseRoundTrip();
+                ForwardingCompensation = TimeSpan.FromTicks(Math.Min(BaseRoundTrip.Value.Ticks / 2, MaxCompensation.Ticks));
+            }
+            StartDelayLine(DelayLineFor(Options.ClientToServer, Options.ServerToClient, ForwardingCompensation));
             Options.AfterBuildStep?.Invoke("delay-line");
         }
     }
@@ -207,19 +221,55 @@ public sealed class Testbed : IDisposable
             HostCommand.Run("tc", ["-n", m, .. command]);
     }
 
-    private void StartDelayLine()
+    private DelayLineSettings DelayLineFor(LinkParameters toServer, LinkParameters toClient, TimeSpan compensation) => new()
     {
-        var settings = new DelayLineSettings
+        ClientInterface = MiddleClientInterface,
+        ServerInterface = MiddleServerInterface,
+        ClientToServer = toServer,
+        ServerToClient = toClient,
+        Seed = Options.Seed,
+        Compensation = compensation,
+        ParentProcessId = Options.OwnedByThisProcess ? Environment.ProcessId : null,
+        Detach = !Options.OwnedByThisProcess,
+        RealtimePriority = Options.DelayLineRealtimePriority,
+    };
+
+    /// <summary>
+    /// The forwarding path's own RTT: a zero-delay delay line, 10 warm-up and 40 measured pings 10 ms
+    /// apart (ping(8) takes kernel receive timestamps), the median. Once per process: every testbed has
+    /// the same path, and calibrating each would add a second to each.
+    /// </summary>
+    private TimeSpan CalibrateBaseRoundTrip()
+    {
+        lock (CalibrationGate)
         {
-            ClientInterface = MiddleClientInterface,
-            ServerInterface = MiddleServerInterface,
-            ClientToServer = Options.ClientToServer,
-            ServerToClient = Options.ServerToClient,
-            Seed = Options.Seed,
-            ParentProcessId = Options.OwnedByThisProcess ? Environment.ProcessId : null,
-            Detach = !Options.OwnedByThisProcess,
-            RealtimePriority = Options.DelayLineRealtimePriority,
-        };
+            if (calibratedBaseRoundTrip is { } known) return known;
+            StartDelayLine(DelayLineFor(new LinkParameters(), new LinkParameters(), TimeSpan.Zero) with { Detach = false, ParentProcessId = Environment.ProcessId });
+            try
+            {
+                var output = HostCommand.InNamespace(ClientNamespace, "ping", ["-n", "-c", "50", "-i", "0.01", "-W", "1", ServerIPAddress.ToString()]);
+                var times = output.Split('\n')
+                    .Select(l => l.IndexOf("time=", StringComparison.Ordinal) is int i and >= 0 ? l[(i + 5)..].Split(' ')[0] : null)
+                    .OfType<string>()
+                    .Select(t => double.Parse(t, CultureInfo.InvariantCulture))
+                    .Skip(10)
+                    .Order()
+                    .ToList();
+                if (times.Count < 20) throw new TestbedException($"calibration: only {times.Count} of 40 pings answered across a zero-delay line");
+                var median = TimeSpan.FromMilliseconds(times[times.Count / 2]);
+                calibratedBaseRoundTrip = median;
+                return median;
+            }
+            finally
+            {
+                StopDelayLine();
+                lock (delayLineLog) delayLineLog.Clear();
+            }
+        }
+    }
+
+    private void StartDelayLine(DelayLineSettings settings)
+    {
         string dll = Path.Combine(AppContext.BaseDirectory, "latency-smtp.dll");
         if (!File.Exists(dll)) throw new TestbedException($"delay line entry point {dll} not found");
         var start = new ProcessStartInfo
@@ -427,6 +477,7 @@ public sealed class Testbed : IDisposable
         RawServerPorts = [.. Options.RawServerPorts],
         NftTable = NftTableName,
         EmulatorBackend = EmulatorBackend,
+        ForwardingCompensationMs = ForwardingCompensation.TotalMilliseconds,
         DelayLineProcessId = DelayLineProcessId,
         CreatedUtc = DateTimeOffset.UtcNow,
     };

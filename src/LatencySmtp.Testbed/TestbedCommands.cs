@@ -20,6 +20,8 @@ public sealed record TestbedState
     public string? ClientToServer { get; init; }
     public string? ServerToClient { get; init; }
     public int Seed { get; init; }
+    /// <summary>How much earlier the delay line releases frames each way (its own measured path latency).</summary>
+    public double ForwardingCompensationMs { get; init; }
     public ushort[] RawServerPorts { get; init; } = [];
     public string? NftTable { get; init; }
     public required string EmulatorBackend { get; init; }

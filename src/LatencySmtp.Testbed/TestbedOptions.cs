@@ -27,6 +27,12 @@ public sealed record TestbedOptions
     public bool OwnedByThisProcess { get; init; } = true;
     /// <summary>SCHED_FIFO priority of the delay line's forwarding threads; 0 keeps them normal threads.</summary>
     public int DelayLineRealtimePriority { get; init; } = 20;
+    /// <summary>
+    /// User-space delay line only: measure the forwarding path's own round trip once per process (ping
+    /// across a zero-delay line) and release frames half of it early each way, so the emulated RTT is
+    /// the configured one rather than ~0.2 ms more. Delays shorter than that cannot be compensated.
+    /// </summary>
+    public bool CompensateForwardingLatency { get; init; } = true;
 
     public LinkParameters ClientToServer => ClientToServerOverride ?? Symmetric(DelayClientToServer);
     public LinkParameters ServerToClient => ServerToClientOverride ?? Symmetric(DelayServerToClient);

@@ -83,7 +83,7 @@ public sealed class ExperimentRunner(ExperimentSpec spec, string outputDirectory
         });
         log.WriteLine($"testbed: RTT {rttMs} ms ({bed.Options.ClientToServer} each way), {bed.EmulatorBackend}");
         run.EmulatorBackend = run.EmulatorBackend == "none" || run.EmulatorBackend == bed.EmulatorBackend ? bed.EmulatorBackend : "mixed";
-        run.Notes.Add($"rtt {rttMs} ms, loss {loss:g}: testbed {bed.Name}, backend {bed.EmulatorBackend} ({bed.EmulatorEvidence})");
+        run.Notes.Add($"rtt {rttMs} ms, loss {loss:g}: testbed {bed.Name}, backend {bed.EmulatorBackend} ({bed.EmulatorEvidence}), forwarding compensation {bed.ForwardingCompensation.TotalMilliseconds:F3} ms each way");
         var smtp = new ServerOptions { HostName = ServerHost, Software = Software };
         var servers = new Dictionary<SmtpVariant, IVariantServer>();
         var clients = new Dictionary<SmtpVariant, IVariantClient>();

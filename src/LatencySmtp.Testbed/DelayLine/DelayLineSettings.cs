@@ -11,6 +11,8 @@ public sealed record DelayLineSettings
     public LinkParameters ServerToClient { get; init; } = new();
     /// <summary>The testbed seed; each direction derives its own (<see cref="LinkParameters.DirectionSeed"/>).</summary>
     public int Seed { get; init; }
+    /// <summary>Release frames this much early (each way): the measured latency of the forwarding path itself.</summary>
+    public TimeSpan Compensation { get; init; }
     /// <summary>Exit when this process is gone (polled every ~200 ms); null: run until SIGTERM.</summary>
     public int? ParentProcessId { get; init; }
     /// <summary>After "ready", point stdio at /dev/null: the creator will not read it any more.</summary>
@@ -28,6 +30,7 @@ public sealed record DelayLineSettings
             "--client-interface", ClientInterface,
             "--server-interface", ServerInterface,
             "--seed", Seed.ToString(CultureInfo.InvariantCulture),
+            "--compensation-ns", Nanoseconds(Compensation),
             "--realtime-priority", RealtimePriority.ToString(CultureInfo.InvariantCulture),
             "--queue-bytes", QueueBytes.ToString(CultureInfo.InvariantCulture),
         };
@@ -50,6 +53,7 @@ public sealed record DelayLineSettings
         string? client = null, server = null;
         var links = new Dictionary<string, LinkParameters> { ["client-to-server"] = new(), ["server-to-client"] = new() };
         int? parent = null, realtime = null, queueBytes = null, seed = null;
+        TimeSpan compensation = TimeSpan.Zero;
         bool detach = false;
         var seen = new HashSet<string>();
         for (int i = 0; i < args.Count; i++)
@@ -74,6 +78,7 @@ public sealed record DelayLineSettings
                 case "--client-interface": client = Interface(value); break;
                 case "--server-interface": server = Interface(value); break;
                 case "--seed": seed = Integer(value, 0, int.MaxValue); break;
+                case "--compensation-ns": compensation = Delay(value); break;
                 case "--parent-pid": parent = Integer(value, 1, int.MaxValue); break;
                 case "--realtime-priority": realtime = Integer(value, 0, 99); break;
                 case "--queue-bytes": queueBytes = Integer(value, 1 << 16, 1 << 30); break;
@@ -102,6 +107,7 @@ public sealed record DelayLineSettings
             ClientToServer = links["client-to-server"],
             ServerToClient = links["server-to-client"],
             Seed = seed ?? 0,
+            Compensation = compensation,
             ParentProcessId = parent,
             Detach = detach,
         };

@@ -11,18 +11,22 @@ namespace LatencySmtp.Testbed;
 public sealed class LinkDirection
 {
     private readonly Random random;
-    private readonly long delayTicks, jitterTicks, maxBacklogTicks;
+    private readonly long delayTicks, jitterTicks, maxBacklogTicks, compensationTicks;
     private long lastReleaseTicks = long.MinValue;
     private long bottleneckFreeTicks = long.MinValue;
 
-    public LinkDirection(LinkParameters parameters, int seed)
+    /// <param name="compensation">The forwarding path's own latency (see <see cref="Testbed.ForwardingCompensation"/>):
+    /// frames are released this much earlier, never before they arrived, so that they reach the far side on time.</param>
+    public LinkDirection(LinkParameters parameters, int seed, TimeSpan compensation = default)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(compensation, TimeSpan.Zero);
         ArgumentNullException.ThrowIfNull(parameters);
         parameters.Validate("link");
         Parameters = parameters;
         random = new Random(seed);
         delayTicks = ToTicks(parameters.Delay);
         jitterTicks = ToTicks(parameters.Jitter);
+        compensationTicks = ToTicks(compensation);
         maxBacklogTicks = parameters.RateBitsPerSecond > 0 ? SerializationTicks(parameters.RateQueueBytes) : 0;
     }
 
@@ -75,7 +79,7 @@ public sealed class LinkDirection
         }
         // Uniform in [-jitter, +jitter] (netem's default without a distribution table).
         long jitter = jitterTicks == 0 ? 0 : (long)Math.Round((jitterDraw * 2 - 1) * jitterTicks);
-        long release = departure + delayTicks + jitter;
+        long release = departure + Math.Max(0, delayTicks + jitter - compensationTicks);
         // A link delivers in order (Mahimahi's FIFO) unless reordering was asked for.
         if (!p.AllowReordering) release = Math.Max(release, lastReleaseTicks);
         lastReleaseTicks = Math.Max(lastReleaseTicks, release);
