@@ -6,14 +6,17 @@ using LatencySmtp.Transport.Linux;
 namespace LatencySmtp.Testbed;
 
 /// <summary>
-/// Three network namespaces, client - middle - server, joined by two veth pairs; the middle runs the
-/// user-space delay line, which ferries frames between its two interfaces, so client and server share
-/// one emulated /24 link. Create builds it (and removes what it built when a step fails); Dispose,
+/// Three network namespaces, client - middle - server, joined by two veth pairs; the middle emulates the
+/// link: netem on its two veths behind a bridge where the kernel has netem, else the user-space delay
+/// line, which ferries frames between its two interfaces. Either way client and server share one
+/// emulated /24 link. Create builds it (and removes what it built when a step fails); Dispose,
 /// ProcessExit and Ctrl+C tear it down; <see cref="RemoveStale"/> removes what a killed process left.
 /// </summary>
 public sealed class Testbed : IDisposable
 {
-    public const string UserspaceDelayLineBackend = "userspace-delay-line";
+    public const string UserspaceDelayLineBackend = Emulator.UserspaceDelayLineBackend;
+    public const string NetemBackend = Emulator.NetemBackend;
+    public const string BridgeName = "br0";
     public const int PrefixLength = 24;
     // 10.217.83.0/24: unusual enough not to meet a real network; namespaces isolate testbeds from each other.
     private const uint Subnet = 0x0AD95300;
@@ -29,9 +32,13 @@ public sealed class Testbed : IDisposable
     private EventHandler? processExitHook;
     private ConsoleCancelEventHandler? cancelKeyHook;
     private bool disposed;
+    private readonly bool netemSeed;
 
-    private Testbed(string name, TestbedOptions options)
+    private Testbed(string name, TestbedOptions options, string backend, EmulatorProbe probe)
     {
+        EmulatorBackend = backend;
+        EmulatorEvidence = probe.Evidence;
+        netemSeed = probe.NetemSeed;
         Name = name;
         Options = options;
         ClientNamespace = TestbedNames.ClientNamespace(name);
@@ -57,10 +64,24 @@ public sealed class Testbed : IDisposable
     public IPAddress ServerIPAddress => ToIPAddress(ServerAddress);
     public byte[] ClientHardwareAddress => (byte[])ClientMac.Clone();
     public byte[] ServerHardwareAddress => (byte[])ServerMac.Clone();
-    public string EmulatorBackend => UserspaceDelayLineBackend;
+    /// <summary>"netem" or "userspace-delay-line": which emulator carries this testbed's link.</summary>
+    public string EmulatorBackend { get; }
+    /// <summary>Why: what the netem probe saw.</summary>
+    public string EmulatorEvidence { get; }
+    /// <summary>Whether netem got the seed (the delay line always does).</summary>
+    public bool EmulatorSeeded => EmulatorBackend == UserspaceDelayLineBackend || netemSeed;
     /// <summary>The netdev table dropping RawServerPorts in client and server namespaces; null without raw ports.</summary>
     public string? NftTableName { get; }
     public int DelayLineProcessId { get; private set; }
+    /// <summary>How much earlier the delay line releases each frame (half the measured zero-delay RTT); zero for netem or when off.</summary>
+    public TimeSpan ForwardingCompensation { get; private set; }
+    /// <summary>The zero-delay round trip the compensation came from (ping, median), or null.</summary>
+    public TimeSpan? BaseRoundTrip { get; private set; }
+
+    private static readonly object CalibrationGate = new();
+    private static TimeSpan? calibratedBaseRoundTrip;
+    /// <summary>Compensation never exceeds this each way: a larger base RTT means a machine too busy to trust.</summary>
+    public static readonly TimeSpan MaxCompensation = TimeSpan.FromMilliseconds(0.5);
 
     /// <summary>What the delay line wrote on stderr (last 100 lines): its statistics after it stopped.</summary>
     public string DelayLineLog
@@ -76,13 +97,19 @@ public sealed class Testbed : IDisposable
         if (!Environment.IsPrivilegedProcess) throw new TestbedException("a testbed needs root (network namespaces, veth, nftables)");
         if (options.DelayClientToServer < TimeSpan.Zero || options.DelayServerToClient < TimeSpan.Zero)
             throw new ArgumentException("delays cannot be negative", nameof(options));
+        options.ClientToServer.Validate("client->server");
+        options.ServerToClient.Validate("server->client");
         if (options.RawServerPorts.Any(p => p == 0)) throw new ArgumentException("port 0 cannot be served", nameof(options));
         if (options.DelayLineRealtimePriority is < 0 or > 99) throw new ArgumentException("realtime priority is 0 (off) or 1..99", nameof(options));
         string name = options.Name ?? TestbedNames.NextDefault();
         if (!TestbedNames.IsValid(name)) throw new ArgumentException($"bad testbed name '{name}'", nameof(options));
         if (TestbedNames.Namespaces(name).Any(NetNamespace.Exists)) throw new TestbedException($"testbed {name} already exists");
 
-        var testbed = new Testbed(name, options);
+        var probe = options.Emulator == EmulatorChoice.UserspaceDelayLine ? new EmulatorProbe(false, false, "user-space delay line requested") : Emulator.Detect();
+        string backend = Emulator.Choose(options.Emulator, probe);
+        if (backend == UserspaceDelayLineBackend && (options.ClientToServer.AllowReordering || options.ServerToClient.AllowReordering))
+            throw new ArgumentException("the user-space delay line keeps frames in order; reordering needs netem", nameof(options));
+        var testbed = new Testbed(name, options, backend, probe);
         try
         {
             testbed.Build();
@@ -147,8 +174,21 @@ public sealed class Testbed : IDisposable
         }
         Options.AfterBuildStep?.Invoke("nft");
 
-        StartDelayLine();
-        Options.AfterBuildStep?.Invoke("delay-line");
+        if (EmulatorBackend == NetemBackend)
+        {
+            StartNetem();
+            Options.AfterBuildStep?.Invoke("netem");
+        }
+        else
+        {
+            if (Options.CompensateForwardingLatency)
+            {
+                BaseRoundTrip = CalibrateBaseRoundTrip();
+                ForwardingCompensation = TimeSpan.FromTicks(Math.Min(BaseRoundTrip.Value.Ticks / 2, MaxCompensation.Ticks));
+            }
+            StartDelayLine(DelayLineFor(Options.ClientToServer, Options.ServerToClient, ForwardingCompensation));
+            Options.AfterBuildStep?.Invoke("delay-line");
+        }
     }
 
     private static string NftRuleset(string table, string device, string match) =>
@@ -162,18 +202,74 @@ public sealed class Testbed : IDisposable
 
         """;
 
-    private void StartDelayLine()
+    /// <summary>
+    /// The kernel backend: the middle bridges its two veths and netem shapes each one's egress, so
+    /// veth-s carries client->server frames and veth-c server->client ones (tc-netem(8)). STP off and
+    /// forward delay 0: the bridge forwards from the first frame.
+    /// </summary>
+    private void StartNetem()
     {
-        var settings = new DelayLineSettings
+        string m = MiddleNamespace;
+        HostCommand.Ip(m, "link", "add", BridgeName, "type", "bridge", "stp_state", "0", "forward_delay", "0");
+        HostCommand.Ip(m, "link", "set", MiddleClientInterface, "master", BridgeName);
+        HostCommand.Ip(m, "link", "set", MiddleServerInterface, "master", BridgeName);
+        HostCommand.Ip(m, "link", "set", BridgeName, "up");
+        int? seedToServer = netemSeed ? LinkParameters.DirectionSeed(Options.Seed, 0) : null;
+        int? seedToClient = netemSeed ? LinkParameters.DirectionSeed(Options.Seed, 1) : null;
+        foreach (var command in Emulator.NetemCommands(MiddleServerInterface, Options.ClientToServer, seedToServer)
+                     .Concat(Emulator.NetemCommands(MiddleClientInterface, Options.ServerToClient, seedToClient)))
+            HostCommand.Run("tc", ["-n", m, .. command]);
+    }
+
+    private DelayLineSettings DelayLineFor(LinkParameters toServer, LinkParameters toClient, TimeSpan compensation) => new()
+    {
+        ClientInterface = MiddleClientInterface,
+        ServerInterface = MiddleServerInterface,
+        ClientToServer = toServer,
+        ServerToClient = toClient,
+        Seed = Options.Seed,
+        Compensation = compensation,
+        ParentProcessId = Options.OwnedByThisProcess ? Environment.ProcessId : null,
+        Detach = !Options.OwnedByThisProcess,
+        RealtimePriority = Options.DelayLineRealtimePriority,
+    };
+
+    /// <summary>
+    /// The forwarding path's own RTT: a zero-delay delay line, 10 warm-up and 40 measured pings 10 ms
+    /// apart (ping(8) takes kernel receive timestamps), the median. Once per process: every testbed has
+    /// the same path, and calibrating each would add a second to each.
+    /// </summary>
+    private TimeSpan CalibrateBaseRoundTrip()
+    {
+        lock (CalibrationGate)
         {
-            ClientInterface = MiddleClientInterface,
-            ServerInterface = MiddleServerInterface,
-            DelayClientToServer = Options.DelayClientToServer,
-            DelayServerToClient = Options.DelayServerToClient,
-            ParentProcessId = Options.OwnedByThisProcess ? Environment.ProcessId : null,
-            Detach = !Options.OwnedByThisProcess,
-            RealtimePriority = Options.DelayLineRealtimePriority,
-        };
+            if (calibratedBaseRoundTrip is { } known) return known;
+            StartDelayLine(DelayLineFor(new LinkParameters(), new LinkParameters(), TimeSpan.Zero) with { Detach = false, ParentProcessId = Environment.ProcessId });
+            try
+            {
+                var output = HostCommand.InNamespace(ClientNamespace, "ping", ["-n", "-c", "50", "-i", "0.01", "-W", "1", ServerIPAddress.ToString()]);
+                var times = output.Split('\n')
+                    .Select(l => l.IndexOf("time=", StringComparison.Ordinal) is int i and >= 0 ? l[(i + 5)..].Split(' ')[0] : null)
+                    .OfType<string>()
+                    .Select(t => double.Parse(t, CultureInfo.InvariantCulture))
+                    .Skip(10)
+                    .Order()
+                    .ToList();
+                if (times.Count < 20) throw new TestbedException($"calibration: only {times.Count} of 40 pings answered across a zero-delay line");
+                var median = TimeSpan.FromMilliseconds(times[times.Count / 2]);
+                calibratedBaseRoundTrip = median;
+                return median;
+            }
+            finally
+            {
+                StopDelayLine();
+                lock (delayLineLog) delayLineLog.Clear();
+            }
+        }
+    }
+
+    private void StartDelayLine(DelayLineSettings settings)
+    {
         string dll = Path.Combine(AppContext.BaseDirectory, "latency-smtp.dll");
         if (!File.Exists(dll)) throw new TestbedException($"delay line entry point {dll} not found");
         var start = new ProcessStartInfo
@@ -373,11 +469,15 @@ public sealed class Testbed : IDisposable
         ClientAddress = ClientIPAddress.ToString(),
         ServerAddress = ServerIPAddress.ToString(),
         PrefixLength = PrefixLength,
-        DelayClientToServerMs = Options.DelayClientToServer.TotalMilliseconds,
-        DelayServerToClientMs = Options.DelayServerToClient.TotalMilliseconds,
+        DelayClientToServerMs = Options.ClientToServer.Delay.TotalMilliseconds,
+        DelayServerToClientMs = Options.ServerToClient.Delay.TotalMilliseconds,
+        ClientToServer = Options.ClientToServer.ToString(),
+        ServerToClient = Options.ServerToClient.ToString(),
+        Seed = Options.Seed,
         RawServerPorts = [.. Options.RawServerPorts],
         NftTable = NftTableName,
         EmulatorBackend = EmulatorBackend,
+        ForwardingCompensationMs = ForwardingCompensation.TotalMilliseconds,
         DelayLineProcessId = DelayLineProcessId,
         CreatedUtc = DateTimeOffset.UtcNow,
     };

@@ -16,6 +16,12 @@ public sealed record TestbedState
     public int PrefixLength { get; init; }
     public double DelayClientToServerMs { get; init; }
     public double DelayServerToClientMs { get; init; }
+    /// <summary>The whole link each way, e.g. "25 ms ±1 ms, loss 1%".</summary>
+    public string? ClientToServer { get; init; }
+    public string? ServerToClient { get; init; }
+    public int Seed { get; init; }
+    /// <summary>How much earlier the delay line releases frames each way (its own measured path latency).</summary>
+    public double ForwardingCompensationMs { get; init; }
     public ushort[] RawServerPorts { get; init; } = [];
     public string? NftTable { get; init; }
     public required string EmulatorBackend { get; init; }

@@ -19,6 +19,7 @@ internal static class RunCommand
             var s = ExperimentSpec.Load(pr.GetValue(spec)!);
             Endpoints.RequireRoot("run");
             var dir = pr.GetValue(output) ?? Path.Combine("results", s.Name);
+            if (s.Accuracy is not null) return await AccuracyCommand.RunAsync(s, dir, cancel);
             Console.WriteLine($"experiment {s.Name}: {s.CellCount} cell(s) x {s.Repetitions} repetitions -> {dir}");
             var outcome = await new ExperimentRunner(s, dir, Console.Out).RunAsync(Environment.GetCommandLineArgs(), cancel);
             PrintSummary(outcome.Summary);

@@ -16,7 +16,7 @@ namespace LatencySmtp.Experiments.Running;
 public sealed record ExperimentOutcome(string OutputDirectory, IReadOnlyList<TransactionRow> Transactions, IReadOnlyList<SummaryRow> Summary, RunInfo Run);
 
 /// <summary>
-/// Runs an experiment on a fresh namespace testbed per RTT: servers in the server namespace, clients in
+/// Runs an experiment on a fresh namespace testbed per (RTT, loss) pair: servers in the server namespace, clients in
 /// the client namespace, every packet captured on the client's interface. Variants are interleaved
 /// within each repetition so that slow drifts of the machine hit all of them alike.
 /// </summary>
@@ -42,7 +42,7 @@ public sealed class ExperimentRunner(ExperimentSpec spec, string outputDirectory
             CommandLine = string.Join(' ', commandLine),
             StartedUtc = DateTimeOffset.UtcNow,
             Seed = spec.Seed,
-            EmulatorBackend = "userspace-delay-line",
+            EmulatorBackend = "none",
             Machine = MachineInfo.Current(),
             Versions = VersionInfo.Current(),
             Spec = spec,
@@ -50,7 +50,8 @@ public sealed class ExperimentRunner(ExperimentSpec spec, string outputDirectory
         try
         {
             foreach (var rtt in spec.RttMs)
-                await RunRttAsync(rtt, work.FullName, run, cancel);
+                foreach (var loss in spec.Loss.Distinct())
+                    await RunRttAsync(rtt, loss, work.FullName, run, cancel);
         }
         finally
         {
@@ -69,17 +70,20 @@ public sealed class ExperimentRunner(ExperimentSpec spec, string outputDirectory
         return new ExperimentOutcome(outputDirectory, _rows, summary, run);
     }
 
-    private async Task RunRttAsync(double rttMs, string work, RunInfo run, CancellationToken cancel)
+    private async Task RunRttAsync(double rttMs, double loss, string work, RunInfo run, CancellationToken cancel)
     {
         var oneWay = TimeSpan.FromMilliseconds(rttMs / 2);
-        log.WriteLine($"testbed: RTT {rttMs} ms ({oneWay.TotalMilliseconds} ms each way), user-space delay line");
         using var bed = Testbed.Testbed.Create(new TestbedOptions
         {
             DelayClientToServer = oneWay,
             DelayServerToClient = oneWay,
+            Loss = loss,   // each way: a transaction's segments in both directions meet it
+            Seed = spec.Seed,
             RawServerPorts = spec.Variants.Where(v => v.IsRaw()).Select(v => v.DefaultPort()).ToList(),
         });
-        run.Notes.Add($"rtt {rttMs} ms: testbed {bed.Name}, backend {bed.EmulatorBackend}");
+        log.WriteLine($"testbed: RTT {rttMs} ms ({bed.Options.ClientToServer} each way), {bed.EmulatorBackend}");
+        run.EmulatorBackend = run.EmulatorBackend == "none" || run.EmulatorBackend == bed.EmulatorBackend ? bed.EmulatorBackend : "mixed";
+        run.Notes.Add($"rtt {rttMs} ms, loss {loss:g}: testbed {bed.Name}, backend {bed.EmulatorBackend} ({bed.EmulatorEvidence}), forwarding compensation {bed.ForwardingCompensation.TotalMilliseconds:F3} ms each way");
         var smtp = new ServerOptions { HostName = ServerHost, Software = Software };
         var servers = new Dictionary<SmtpVariant, IVariantServer>();
         var clients = new Dictionary<SmtpVariant, IVariantClient>();
@@ -89,11 +93,11 @@ public sealed class ExperimentRunner(ExperimentSpec spec, string outputDirectory
             {
                 var endpoint = new IPEndPoint(bed.ServerIPAddress, v.DefaultPort());
                 servers[v] = VariantFactory.StartServer(v, new ServerSetup(endpoint, bed.ServerNamespace,
-                    new Maildir(Path.Combine(work, $"rtt{rttMs:g}", v.Name())), smtp, bed.ServerInterface, SilenceKernel: false, Log: log));
+                    new Maildir(Path.Combine(work, $"rtt{rttMs:g}-loss{loss:g}", v.Name())), smtp, bed.ServerInterface, SilenceKernel: false, Log: log));
                 clients[v] = VariantFactory.CreateClient(v, new ClientSetup(endpoint, bed.ClientNamespace, bed.ClientInterface,
                     bed.ClientIPAddress, SilenceKernel: false));
             }
-            await MeasureAsync(rttMs, bed, servers, clients, run, cancel);
+            await MeasureAsync(rttMs, loss, bed, servers, clients, run, cancel);
         }
         finally
         {
@@ -102,15 +106,15 @@ public sealed class ExperimentRunner(ExperimentSpec spec, string outputDirectory
         }
     }
 
-    private async Task MeasureAsync(double rttMs, Testbed.Testbed bed, Dictionary<SmtpVariant, IVariantServer> servers,
+    private async Task MeasureAsync(double rttMs, double lossOfThisBed, Testbed.Testbed bed, Dictionary<SmtpVariant, IVariantServer> servers,
         Dictionary<SmtpVariant, IVariantClient> clients, RunInfo run, CancellationToken cancel)
     {
-        var pcapName = $"capture-rtt{rttMs:g}.pcap";
+        var pcapName = lossOfThisBed > 0 ? $"capture-rtt{rttMs:g}-loss{lossOfThisBed:g}.pcap" : $"capture-rtt{rttMs:g}.pcap";
         var pcap = Path.Combine(outputDirectory, pcapName);
         var rows = new List<(TransactionRow Row, ushort Port, ushort ServerPort)>();
         using (var capture = PacketCapture.Start(bed.ClientNamespace, bed.ClientInterface, pcap, "tcp"))
         {
-            var cells = (from size in spec.SizeBytes from rcpt in spec.Recipients from loss in spec.Loss from v in spec.Variants select (v, size, rcpt, loss)).ToList();
+            var cells = (from size in spec.SizeBytes from rcpt in spec.Recipients from loss in spec.Loss.Distinct() where loss == lossOfThisBed from v in spec.Variants select (v, size, rcpt, loss)).ToList();
             var total = spec.Repetitions * cells.Count;
             var done = 0;
             var clock = Stopwatch.StartNew();

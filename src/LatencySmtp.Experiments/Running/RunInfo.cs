@@ -15,7 +15,8 @@ public sealed record RunInfo
     public required DateTimeOffset StartedUtc { get; init; }
     public DateTimeOffset EndedUtc { get; set; }
     public required int Seed { get; init; }
-    public required string EmulatorBackend { get; init; }
+    /// <summary>The link emulator the testbeds used (from Testbed.EmulatorBackend); "none" until one was built.</summary>
+    public required string EmulatorBackend { get; set; }
     public required MachineInfo Machine { get; init; }
     public required VersionInfo Versions { get; init; }
     public required ExperimentSpec Spec { get; init; }

@@ -53,10 +53,12 @@ public sealed class DelayLine : IDisposable
         var queue = new DelayQueue(4096, 4);
         var link = new LinkDirection(0);
         var histogram = new LatenessHistogram();
+        Span<long> releases = stackalloc long[2];
         for (int i = 0; i < 2; i++)
         {
             long now = MonotonicClock.NowTicks;
-            link.TryAdmit(now, frame.Length, out long release);
+            link.Admit(now, frame.Length, releases);
+            long release = releases[0];
             queue.TryEnqueue(release, frame);
             queue.TryPeekRelease(0, out _);
             MonotonicClock.SleepUntil(release);
@@ -118,51 +120,8 @@ public sealed class DelayLine : IDisposable
             transmitter?.Join(timeout);
         }
 
-        /// <summary>
-    /// Runs every method of the forwarding path once before the first real frame, so that frame does not
-    /// pay for JIT compilation and P/Invoke binding (about 1-2 ms each way, measured). The send goes to
-    /// <paramref name="scratch"/>, a packet socket on an interface no one listens to (the middle's lo).
-    /// </summary>
-    public static void WarmUp(PacketSocket scratch)
-    {
-        var frame = new byte[60];
-        frame[12] = 0x88;
-        frame[13] = 0xb5;   // IEEE 802 local experimental EtherType
-        var queue = new DelayQueue(4096, 4);
-        var link = new LinkDirection(0);
-        var histogram = new LatenessHistogram();
-        for (int i = 0; i < 2; i++)
-        {
-            long now = MonotonicClock.NowTicks;
-            link.TryAdmit(now, frame.Length, out long release);
-            queue.TryEnqueue(release, frame);
-            queue.TryPeekRelease(0, out _);
-            MonotonicClock.SleepUntil(release);
-            try
-            {
-                scratch.Send(queue.PeekFrame());
-            }
-            catch (IOException)
-            {
-                // lo is down (ENETDOWN): the call path is warm all the same
-            }
-            histogram.Record(MonotonicClock.TicksToTimeSpan(MonotonicClock.NowTicks - release));
-            queue.RemoveHead();
-            try
-            {
-                scratch.Receive(frame.AsSpan(0, 60), 0);
-            }
-            catch (IOException)
-            {
-                // a socket bound to a down interface reports ENETDOWN once
-            }
-            queue.WakeConsumer();
-        }
-        _ = histogram.Percentile(0.5);
-    }
-
-    public string Report() =>
-            $"{label}: received={received} forwarded={forwarded} link_drops={linkDrops} queue_drops={queue.OverflowDrops} " +
+        public string Report() =>
+            $"{label}: received={received} forwarded={forwarded} link_drops={linkDrops} (lost={link.Lost} bottleneck={link.BottleneckDrops}) duplicated={link.Duplicated} queue_drops={queue.OverflowDrops} " +
             $"send_errors={sendErrors} truncated={input.TruncatedFrames} lateness_us p50={Micros(lateness.Percentile(0.5))} " +
             $"p99={Micros(lateness.Percentile(0.99))} max={Micros(lateness.Max)} realtime={RealtimeGranted}";
 
@@ -186,6 +145,7 @@ public sealed class DelayLine : IDisposable
         {
             PrepareThread();
             var buffer = new byte[65536];
+            Span<long> releases = stackalloc long[2];
             try
             {
                 while (!stop.IsCancellationRequested)
@@ -194,12 +154,9 @@ public sealed class DelayLine : IDisposable
                     if (length == 0) continue;
                     long arrival = MonotonicClock.NowTicks;
                     received++;
-                    if (!link.TryAdmit(arrival, length, out long release))
-                    {
-                        linkDrops++;
-                        continue;
-                    }
-                    queue.TryEnqueue(release, buffer.AsSpan(0, length));
+                    int copies = link.Admit(arrival, length, releases);
+                    if (copies == 0) linkDrops++;
+                    for (int i = 0; i < copies; i++) queue.TryEnqueue(releases[i], buffer.AsSpan(0, length));
                 }
             }
             catch (Exception e)

@@ -44,8 +44,8 @@ public static class DelayLineProgram
             }
             using (var scratch = PacketSocket.Open("lo")) DelayLine.WarmUp(scratch);
             line = new DelayLine(client, server,
-                new LinkDirection(MonotonicClock.TimeSpanToTicks(settings.DelayClientToServer)),
-                new LinkDirection(MonotonicClock.TimeSpanToTicks(settings.DelayServerToClient)),
+                new LinkDirection(settings.ClientToServer, LinkParameters.DirectionSeed(settings.Seed, 0), settings.Compensation),
+                new LinkDirection(settings.ServerToClient, LinkParameters.DirectionSeed(settings.Seed, 1), settings.Compensation),
                 settings.QueueBytes, settings.RealtimePriority);
         }
         catch (Exception e)

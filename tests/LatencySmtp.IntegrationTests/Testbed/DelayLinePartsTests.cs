@@ -80,8 +80,8 @@ public class DelayLinePartsTests
         {
             ClientInterface = "veth-c",
             ServerInterface = "veth-s",
-            DelayClientToServer = TimeSpan.FromMilliseconds(25.5),
-            DelayServerToClient = TimeSpan.FromMilliseconds(3),
+            ClientToServer = LinkParameters.WithDelay(TimeSpan.FromMilliseconds(25.5)),
+            ServerToClient = LinkParameters.WithDelay(TimeSpan.FromMilliseconds(3)),
             ParentProcessId = 4242,
             Detach = true,
             RealtimePriority = 0,
@@ -94,6 +94,7 @@ public class DelayLinePartsTests
     [InlineData("--client-interface", "a")]                                                   // server interface missing
     [InlineData("--client-interface", "a", "--server-interface", "b", "--bogus", "1")]
     [InlineData("--client-interface", "a", "--server-interface", "b", "--client-to-server-delay-ns", "-5")]
+    [InlineData("--client-interface", "a", "--server-interface", "b", "--server-to-client-loss", "1")]
     [InlineData("--client-interface", "a", "--server-interface", "b", "--parent-pid")]
     [InlineData("--client-interface", "a", "--client-interface", "b", "--server-interface", "c")]
     [InlineData("--client-interface", "a;rm", "--server-interface", "b")]
