@@ -8,14 +8,14 @@ public static class VariantFactory
     public static IVariantServer StartServer(SmtpVariant variant, ServerSetup setup) => variant switch
     {
         SmtpVariant.Classic => KernelVariantServer.Start(variant, setup, ServerMode.Classic),
-        SmtpVariant.Ttcp => RawVariantServer.Start(variant, setup),
+        SmtpVariant.Ttcp or SmtpVariant.TtcpCookie => RawVariantServer.Start(variant, setup),
         _ => throw NotYet(variant),
     };
 
     public static IVariantClient CreateClient(SmtpVariant variant, ClientSetup setup) => variant switch
     {
         SmtpVariant.Classic => new KernelVariantClient(variant, setup, ClientMode.Classic),
-        SmtpVariant.Ttcp => RawVariantClient.Create(variant, setup),
+        SmtpVariant.Ttcp or SmtpVariant.TtcpCookie => RawVariantClient.Create(variant, setup),
         _ => throw NotYet(variant),
     };
 
