@@ -10,6 +10,7 @@ internal sealed class KernelVariantServer(SmtpVariant variant, KernelSmtpServer 
     public SmtpVariant Variant => variant;
     public IPEndPoint Endpoint => server.LocalEndPoint;
     public long Delivered => server.Delivered;
+    public long Duplicates => server.Duplicates;
     public ValueTask DisposeAsync() => server.DisposeAsync();
 
     public static KernelVariantServer Start(SmtpVariant variant, ServerSetup setup, ServerMode mode, bool fastOpen = false) =>
