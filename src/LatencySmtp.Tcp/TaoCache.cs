@@ -3,9 +3,10 @@ namespace LatencySmtp.Tcp;
 /// <summary>
 /// What a host remembers about one peer host (RFC 1644 §3.3, §4.2): <see cref="CC"/> is cache.CC, the
 /// last CC accepted in a SYN from it (server side, for the TAO test); <see cref="CCSent"/> is
-/// cache.CCsent, the last CC we sent it in a SYN (client side); <see cref="Mss"/> the MSS it advertised.
+/// cache.CCsent, the last CC we sent it in a SYN (client side); <see cref="Mss"/> the MSS it advertised;
+/// <see cref="Cookie"/> the ttcp-cookie it gave us (client side, RFC 7413 §4.1.3 cookie cache).
 /// </summary>
-public readonly record struct TaoEntry(uint? CC, uint? CCSent, ushort? Mss);
+public readonly record struct TaoEntry(uint? CC, uint? CCSent, ushort? Mss, byte[]? Cookie = null);
 
 /// <summary>Per-remote-host T/TCP cache, bounded: the least recently used entry is evicted at capacity.</summary>
 public sealed class TaoCache

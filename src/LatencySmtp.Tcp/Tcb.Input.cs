@@ -138,6 +138,10 @@ public sealed partial class Tcb
             }
         }
 
+        // ttcp-cookie: keep what the server gave us for the next SYN (RFC 7413 §4.1.3 client cookie cache).
+        if (_o.UseCookie && seg.Options.FastOpenCookie is { Length: > 0 } cookie)
+            _host.Tao.Update(Remote.Address, e => e with { Cookie = cookie });
+
         _irs = seg.Seq;
         _irsKnown = true;
         _rcvNxt = _lastAckSent = seg.Seq + 1;

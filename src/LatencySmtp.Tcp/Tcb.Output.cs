@@ -16,6 +16,7 @@ public sealed partial class Tcb
     private int _sendMss;
     private int _cwnd;                             // in segments
 
+    private byte[]? _cookieOption;                 // ttcp-cookie on our SYN (client: cookie or request) or SYN-ACK (server: a fresh one)
     private bool _useCC, _sentCCNew;
     private uint _sndCC;
     private uint? _rcvCC;
@@ -112,9 +113,9 @@ public sealed partial class Tcb
     private TcpOptions OptionsFor(bool syn)
     {
         if (syn)
-            return _synOptions ??= !_useCC ? new TcpOptions { Mss = _o.Mss }
+            return _synOptions ??= (!_useCC ? new TcpOptions { Mss = _o.Mss }
                 : IsClient ? (_sentCCNew ? new TcpOptions { Mss = _o.Mss, CCNew = _sndCC } : new TcpOptions { Mss = _o.Mss, CC = _sndCC })
-                : new TcpOptions { Mss = _o.Mss, CC = _sndCC, CCEcho = _rcvCC };
+                : new TcpOptions { Mss = _o.Mss, CC = _sndCC, CCEcho = _rcvCC }) with { FastOpenCookie = _cookieOption };
         if (!_useCC) return TcpOptions.None;
         return _dataOptions ??= new TcpOptions { CC = _sndCC };
     }

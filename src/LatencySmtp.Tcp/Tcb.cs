@@ -55,8 +55,14 @@ public sealed partial class Tcb
         _ => !_synAcked,
     };
 
-    /// <summary>True when the TAO test passed on this (server) connection: data was accepted with the SYN.</summary>
+    /// <summary>True when the TAO test passed on this (server) connection (RFC 1644 §3.2).</summary>
     public bool TaoPassed { get; private set; }
+
+    /// <summary>Server: the SYN's data was accepted before the three-way handshake (TAO pass, or a valid cookie under ttcp-cookie).</summary>
+    public bool AcceptedWithSyn { get; private set; }
+
+    /// <summary>Server under ttcp-cookie: what the SYN's cookie option was.</summary>
+    public CookieCheck Cookie { get; private set; }
 
     /// <summary>True once both sides use CC options on this connection.</summary>
     public bool UsesCC => _useCC;
@@ -123,6 +129,8 @@ public sealed partial class Tcb
             else
                 host.Tao.Set(remote.Address, entry with { CCSent = t._sndCC });
         }
+        // ttcp-cookie: the cached cookie, or an empty option asking for one (RFC 7413 §4.1.1).
+        if (t._o.UseCookie) t._cookieOption = entry.Cookie ?? [];
         t._sndBuf.Append(request);
         t._finQueued = closeAfterRequest;
         t.Flush(forceAck: false);
@@ -145,27 +153,41 @@ public sealed partial class Tcb
             host.Tao.Update(remote.Address, e => e with { Mss = peerMss });
 
         var o = syn.Options;
+        bool cookieValid = false;
+        if (host.Cookies is { } issuer && o.FastOpenCookie is { } cookie)
+        {
+            // RFC 7413 §4.1.3: answer a request, an invalid or an aging cookie with a fresh one on the SYN-ACK.
+            t.Cookie = issuer.Check(remote.Address, cookie, now);
+            cookieValid = t.Cookie is CookieCheck.Current or CookieCheck.Previous;
+            if (t.Cookie != CookieCheck.Current) t._cookieOption = issuer.Issue(remote.Address, now);
+        }
+        bool cookieMode = host.Cookies is not null;
         if (t._o.UseCC && (o.CC ?? o.CCNew) is { } rcvCC and not 0) // 0 is "undefined" (RFC 1644 §3.2)
         {
             t._useCC = true;
             t._sndCC = host.NextCC();
             t._rcvCC = rcvCC;
             var entry = host.Tao.Get(remote.Address);
-            if (o.CC is { } cc && entry.CC is { } cached && Seq.Gt(cc, cached))
-            {
-                // TAO test passed (RFC 1644 §3.2): not an old duplicate, accept data and FIN now.
-                host.Tao.Set(remote.Address, entry with { CC = cc });
-                t.TaoPassed = true;
-                t._accepting = true;
-                t._state = TcpState.Established;
-            }
-            else if (o.CC is null)
+            // TAO test (RFC 1644 §3.2): a CC above the cached one is not an old duplicate.
+            t.TaoPassed = o.CC is { } cc && entry.CC is { } cached && Seq.Gt(cc, cached);
+            // Under ttcp-cookie the cache learns only from connections proven to come from the address
+            // (cookie or handshake): a spoofed large CC must not lock the real client out.
+            if (cookieMode ? cookieValid : t.TaoPassed)
+                host.Tao.Set(remote.Address, entry with { CC = entry.CC is { } c && !Seq.Gt(rcvCC, c) ? c : rcvCC });
+            else if (o.CC is null && !cookieMode)
                 host.Tao.Set(remote.Address, entry with { CC = null }); // CC.NEW: forget, re-learn after the 3WHS
+        }
+        t.AcceptedWithSyn = cookieMode ? cookieValid && (!t._o.CookieRequiresTao || t.TaoPassed) : t.TaoPassed;
+        if (t.AcceptedWithSyn)
+        {
+            // Not an old duplicate, from the address it claims: accept data and FIN now.
+            t._accepting = true;
+            t._state = TcpState.Established;
         }
 
         var ack = t.ProcessText(syn.Seq + 1, syn.Payload.Span, syn.Has(TcpFlags.Fin));
-        // With TAO passed the SYN-ACK waits for the response (hold timer); else it goes at once.
-        t.Flush(forceAck: !t.TaoPassed || ack == AckDecision.Now || ack == AckDecision.None);
+        // With the data accepted the SYN-ACK waits for the response (hold timer); else it goes at once.
+        t.Flush(forceAck: !t.AcceptedWithSyn || ack == AckDecision.Now || ack == AckDecision.None);
         return t;
     }
 

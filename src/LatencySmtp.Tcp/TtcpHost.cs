@@ -15,7 +15,12 @@ public sealed class TtcpHost
         Options = options;
         LocalAddress = localAddress;
         _issGenerator = issGenerator ?? (() => (uint)Random.Shared.NextInt64(0, 1L << 32));
+        if (options.UseCookie)
+            Cookies = new TfoCookieIssuer(options.CookieSecret ?? System.Security.Cryptography.RandomNumberGenerator.GetBytes(32), options.CookieRotation);
     }
+
+    /// <summary>The server's cookie issuer when <see cref="TtcpOptions.UseCookie"/>, else null.</summary>
+    public TfoCookieIssuer? Cookies { get; }
 
     public TtcpOptions Options { get; }
     public uint LocalAddress { get; }

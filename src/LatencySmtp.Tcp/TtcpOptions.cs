@@ -39,6 +39,21 @@ public sealed class TtcpOptions
     /// <summary>Segments the client may send before its SYN is acknowledged (RFC 1644 §3.5 lets a T/TCP client send up to a default window).</summary>
     public int InitialWindowSegments { get; init; } = 4;
 
+    /// <summary>
+    /// ttcp-cookie (RFC 7413-style): clients ask for and send a cookie; a server acts on SYN data before the
+    /// handshake only with a valid cookie (a TAO pass alone is not enough, CCs can be guessed).
+    /// </summary>
+    public bool UseCookie { get; init; }
+
+    /// <summary>With <see cref="UseCookie"/>: require the TAO test to pass as well as the cookie.</summary>
+    public bool CookieRequiresTao { get; init; }
+
+    /// <summary>Server key period; a cookie lives at most twice this (<see cref="TfoCookieIssuer.MaxLifetime"/>).</summary>
+    public TimeSpan CookieRotation { get; init; } = TimeSpan.FromHours(1);
+
+    /// <summary>Server secret the cookie keys derive from (at least 16 bytes); null: random per host.</summary>
+    public byte[]? CookieSecret { get; init; }
+
     /// <summary>Bytes of received data we buffer for the application; the window we advertise (no scaling).</summary>
     public int ReceiveBufferSize { get; init; } = 65535;
 }

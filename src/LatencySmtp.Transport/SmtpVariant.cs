@@ -33,7 +33,7 @@ public static class SmtpVariants
     public static ushort DefaultPort(this SmtpVariant v) => (ushort)(2525 + (int)v);
 
     /// <summary>Variants implemented so far; the others are refused with a clear message.</summary>
-    public static bool IsImplemented(this SmtpVariant v) => v is SmtpVariant.Classic or SmtpVariant.Pipelined or SmtpVariant.EarlyPipe or SmtpVariant.Tfo or SmtpVariant.Ttcp;
+    public static bool IsImplemented(this SmtpVariant v) => Enum.IsDefined(v);
 
     /// <summary>
     /// The round-trip model of DESIGN.md: RTTs from the start of the connection until the client holds

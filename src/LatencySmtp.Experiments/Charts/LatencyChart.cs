@@ -14,7 +14,8 @@ public static class LatencyChart
         var plot = new Plot();
         var measuredColor = Colors.SteelBlue;
         var modelColor = Colors.Orange.WithAlpha(0.75);
-        var cells = summary.OrderBy(s => s.RttMs).ThenBy(s => s.Variant, StringComparer.Ordinal).ToList();
+        var cells = summary.OrderBy(s => s.RttMs).ThenBy(s => s.Variant, StringComparer.Ordinal).ThenBy(s => s.Contact, StringComparer.Ordinal).ToList();
+        var contacts = cells.Select(s => s.Contact).Distinct().Count() > 1;
         var ticks = new List<Tick>();
         var bars = new List<Bar>();
         for (var i = 0; i < cells.Count; i++)
@@ -32,7 +33,8 @@ public static class LatencyChart
             });
             var model = c.ModelRttCount * c.RttMs;
             bars.Add(new Bar { Position = x + 1, Value = model, FillColor = modelColor, Label = $"{model:F0}" });
-            var label = cells.Select(s => s.RttMs).Distinct().Count() > 1 ? $"{c.Variant}\n{c.RttMs:g} ms" : c.Variant;
+            var name = contacts ? $"{c.Variant}\n{c.Contact}" : c.Variant;
+            var label = cells.Select(s => s.RttMs).Distinct().Count() > 1 ? $"{name}\n{c.RttMs:g} ms" : name;
             ticks.Add(new Tick(x + 0.5, label));
             if (!double.IsNaN(c.P10AcceptMs))
             {

@@ -8,27 +8,27 @@ public static class CsvFiles
 {
     public static readonly string[] TransactionColumns =
     [
-        "variant", "rtt_ms", "size_bytes", "recipients", "loss", "rep", "accept_ms", "rtt_count", "segments", "bytes", "outcome",
+        "variant", "rtt_ms", "size_bytes", "recipients", "loss", "contact", "rep", "accept_ms", "rtt_count", "segments", "bytes", "outcome",
         "model_rtt_count", "trace_accept_ms", "trace_client_waits", "trace_check", "error",
     ];
 
     public static readonly string[] SummaryColumns =
     [
-        "variant", "rtt_ms", "size_bytes", "recipients", "loss", "n", "accepted", "delivered", "median_accept_ms", "p10_accept_ms",
+        "variant", "rtt_ms", "size_bytes", "recipients", "loss", "contact", "n", "sent", "accepted", "delivered", "duplicates", "median_accept_ms", "p10_accept_ms",
         "p90_accept_ms", "median_rtt_count", "model_rtt_count", "median_segments", "median_bytes",
     ];
 
     public static void WriteTransactions(string path, IEnumerable<TransactionRow> rows) =>
         Write(path, TransactionColumns, rows.Select(r => new object?[]
         {
-            r.Variant, r.RttMs, r.SizeBytes, r.Recipients, r.Loss, r.Rep, Round(r.AcceptMs), Round(r.RttCount, 4), r.Segments, r.Bytes, r.Outcome,
+            r.Variant, r.RttMs, r.SizeBytes, r.Recipients, r.Loss, r.Contact, r.Rep, Round(r.AcceptMs), Round(r.RttCount, 4), r.Segments, r.Bytes, r.Outcome,
             r.ModelRttCount, r.TraceAcceptMs is { } t ? Round(t) : null, r.TraceClientWaits, r.TraceCheck, r.Error,
         }));
 
     public static void WriteSummary(string path, IEnumerable<SummaryRow> rows) =>
         Write(path, SummaryColumns, rows.Select(r => new object?[]
         {
-            r.Variant, r.RttMs, r.SizeBytes, r.Recipients, r.Loss, r.N, r.Accepted, r.Delivered, Round(r.MedianAcceptMs), Round(r.P10AcceptMs),
+            r.Variant, r.RttMs, r.SizeBytes, r.Recipients, r.Loss, r.Contact, r.N, r.Sent, r.Accepted, r.Delivered, r.Duplicates, Round(r.MedianAcceptMs), Round(r.P10AcceptMs),
             Round(r.P90AcceptMs), Round(r.MedianRttCount, 4), r.ModelRttCount, r.MedianSegments, r.MedianBytes,
         }));
 
@@ -49,7 +49,8 @@ public static class CsvFiles
             rows.Add(new TransactionRow(S("variant"), D("rtt_ms"), (int)D("size_bytes"), (int)D("recipients"), D("loss"), (int)D("rep"),
                 D("accept_ms"), D("rtt_count"), NI("segments"), NL("bytes"), S("outcome"), (int)D("model_rtt_count"),
                 S("trace_accept_ms").Length == 0 ? null : D("trace_accept_ms"), NI("trace_client_waits"), S("trace_check"),
-                S("error").Length == 0 ? null : S("error")));
+                S("error").Length == 0 ? null : S("error"),
+                Array.IndexOf(header, "contact") >= 0 ? S("contact") : "repeat"));
         }
         return rows;
     }

@@ -15,8 +15,9 @@ public static class Statistics
 
     public static double Median(IReadOnlyList<double> values) => Percentile(values, 50);
 
-    public static IReadOnlyList<SummaryRow> Summarise(IReadOnlyList<TransactionRow> rows, Func<TransactionRow, long>? delivered = null) =>
-        rows.GroupBy(r => (r.Variant, r.RttMs, r.SizeBytes, r.Recipients, r.Loss))
+    public static IReadOnlyList<SummaryRow> Summarise(IReadOnlyList<TransactionRow> rows, Func<TransactionRow, long>? delivered = null,
+        Func<TransactionRow, long>? duplicates = null) =>
+        rows.GroupBy(r => (r.Variant, r.RttMs, r.SizeBytes, r.Recipients, r.Loss, r.Contact))
             .Select(g =>
             {
                 var ok = g.Where(r => r.Outcome == "accepted").ToList();
@@ -30,7 +31,9 @@ public static class Statistics
                     Median(ok.Select(r => r.RttCount).ToList()),
                     g.First().ModelRttCount,
                     segments.Count > 0 ? Median(segments) : null,
-                    bytes.Count > 0 ? Median(bytes) : null);
+                    bytes.Count > 0 ? Median(bytes) : null,
+                    g.Key.Contact,
+                    duplicates?.Invoke(g.First()) ?? 0);
             })
             .ToList();
 }

@@ -17,7 +17,8 @@ public sealed record TransactionRow(
     double? TraceAcceptMs,
     int? TraceClientWaits,
     string TraceCheck,
-    string? Error);
+    string? Error,
+    string Contact = "repeat");
 
 /// <summary>One cell of the experiment grid, one row of summary.csv.</summary>
 public sealed record SummaryRow(
@@ -35,4 +36,10 @@ public sealed record SummaryRow(
     double MedianRttCount,
     int ModelRttCount,
     double? MedianSegments,
-    double? MedianBytes);
+    double? MedianBytes,
+    string Contact = "repeat",
+    long Duplicates = 0)
+{
+    /// <summary>Transactions the client started (= <see cref="N"/>), under the name the issue uses.</summary>
+    public int Sent => N;
+}

@@ -9,6 +9,7 @@ using LatencySmtp.Testbed.Analysis;
 using LatencySmtp.Testbed.Capture;
 using LatencySmtp.Transport;
 using LatencySmtp.Transport.Delivery;
+using LatencySmtp.Transport.Linux;
 using LatencySmtp.Transport.Variants;
 
 namespace LatencySmtp.Experiments.Running;
@@ -27,7 +28,8 @@ public sealed class ExperimentRunner(ExperimentSpec spec, string outputDirectory
     public static readonly string Software = $"LatencySmtp/{typeof(ExperimentRunner).Assembly.GetName().Version?.ToString(3) ?? "0.1.0"}";
 
     private readonly List<TransactionRow> _rows = [];
-    private readonly Dictionary<(string, double, int, int, double), long> _delivered = [];
+    private readonly Dictionary<(string, double, int, int, double, string), long> _delivered = [];
+    private readonly Dictionary<(string, double, int, int, double, string), long> _duplicates = [];
 
     public async Task<ExperimentOutcome> RunAsync(IEnumerable<string> commandLine, CancellationToken cancel)
     {
@@ -58,7 +60,9 @@ public sealed class ExperimentRunner(ExperimentSpec spec, string outputDirectory
             try { work.Delete(recursive: true); } catch (IOException) { }
         }
 
-        var summary = Statistics.Summarise(_rows, r => _delivered.GetValueOrDefault((r.Variant, r.RttMs, r.SizeBytes, r.Recipients, r.Loss)));
+        var summary = Statistics.Summarise(_rows,
+            r => _delivered.GetValueOrDefault((r.Variant, r.RttMs, r.SizeBytes, r.Recipients, r.Loss, r.Contact)),
+            r => _duplicates.GetValueOrDefault((r.Variant, r.RttMs, r.SizeBytes, r.Recipients, r.Loss, r.Contact)));
         run.EndedUtc = DateTimeOffset.UtcNow;
         run.Transactions = _rows.Count;
         run.Accepted = _rows.Count(r => r.Outcome == "accepted");
@@ -85,63 +89,98 @@ public sealed class ExperimentRunner(ExperimentSpec spec, string outputDirectory
         run.EmulatorBackend = run.EmulatorBackend == "none" || run.EmulatorBackend == bed.EmulatorBackend ? bed.EmulatorBackend : "mixed";
         run.Notes.Add($"rtt {rttMs} ms, loss {loss:g}: testbed {bed.Name}, backend {bed.EmulatorBackend} ({bed.EmulatorEvidence}), forwarding compensation {bed.ForwardingCompensation.TotalMilliseconds:F3} ms each way");
         var smtp = new ServerOptions { HostName = ServerHost, Software = Software };
-        var servers = new Dictionary<SmtpVariant, IVariantServer>();
-        var clients = new Dictionary<SmtpVariant, IVariantClient>();
-        try
+        await using var hosts = new Hosts(bed, Path.Combine(work, $"rtt{rttMs:g}-loss{loss:g}"), smtp, log);
+        foreach (var v in spec.Variants.Distinct()) hosts.Start(v);
+        await MeasureAsync(rttMs, loss, bed, hosts, run, cancel);
+    }
+
+    /// <summary>One server and one client per variant; restartable for first-contact transactions.</summary>
+    private sealed class Hosts(Testbed.Testbed bed, string work, ServerOptions smtp, TextWriter log) : IAsyncDisposable
+    {
+        public readonly Dictionary<SmtpVariant, IVariantServer> Servers = [];
+        public readonly Dictionary<SmtpVariant, IVariantClient> Clients = [];
+        public readonly Dictionary<SmtpVariant, Maildir> Maildirs = [];
+
+        public void Start(SmtpVariant v)
         {
-            foreach (var v in spec.Variants.Distinct())
-            {
-                var endpoint = new IPEndPoint(bed.ServerIPAddress, v.DefaultPort());
-                servers[v] = VariantFactory.StartServer(v, new ServerSetup(endpoint, bed.ServerNamespace,
-                    new Maildir(Path.Combine(work, $"rtt{rttMs:g}-loss{loss:g}", v.Name())), smtp, bed.ServerInterface, SilenceKernel: false, Log: log));
-                clients[v] = VariantFactory.CreateClient(v, new ClientSetup(endpoint, bed.ClientNamespace, bed.ClientInterface,
-                    bed.ClientIPAddress, SilenceKernel: false));
-            }
-            await MeasureAsync(rttMs, loss, bed, servers, clients, run, cancel);
+            var endpoint = new IPEndPoint(bed.ServerIPAddress, v.DefaultPort());
+            if (!Maildirs.TryGetValue(v, out var maildir)) Maildirs[v] = maildir = new Maildir(Path.Combine(work, v.Name()));
+            Servers[v] = VariantFactory.StartServer(v, new ServerSetup(endpoint, bed.ServerNamespace, maildir, smtp,
+                bed.ServerInterface, SilenceKernel: false, Log: log));
+            Clients[v] = VariantFactory.CreateClient(v, new ClientSetup(endpoint, bed.ClientNamespace, bed.ClientInterface,
+                bed.ClientIPAddress, SilenceKernel: false));
         }
-        finally
+
+        /// <summary>
+        /// Fresh host state for a first contact: new client and server hosts (empty TAO and cookie caches, new
+        /// cookie key), and the client kernel's tcp_metrics (where it caches TFO cookies) flushed.
+        /// The Maildir and its transaction ledger stay.
+        /// </summary>
+        public async Task RestartAsync(SmtpVariant v)
         {
-            foreach (var c in clients.Values) c.Dispose();
-            foreach (var s in servers.Values) await s.DisposeAsync();
+            Clients.Remove(v, out var c);
+            c?.Dispose();
+            if (Servers.Remove(v, out var s)) await s.DisposeAsync();
+            if (!v.IsRaw()) HostCommand.TryRun("ip", ["-n", bed.ClientNamespace, "tcp_metrics", "flush", "all"]);
+            Start(v);
+        }
+
+        public int MaildirCount(SmtpVariant v) => Directory.GetFiles(Maildirs[v].NewDirectory).Length;
+
+        public async ValueTask DisposeAsync()
+        {
+            foreach (var c in Clients.Values) c.Dispose();
+            foreach (var s in Servers.Values) await s.DisposeAsync();
         }
     }
 
-    private async Task MeasureAsync(double rttMs, double lossOfThisBed, Testbed.Testbed bed, Dictionary<SmtpVariant, IVariantServer> servers,
-        Dictionary<SmtpVariant, IVariantClient> clients, RunInfo run, CancellationToken cancel)
+    /// <summary>Round trips of the model: a first contact costs the accelerated opens one more (TAO/cookie not yet known).</summary>
+    public static int ModelRoundTrips(SmtpVariant v, int recipients, Contact contact) =>
+        contact == Contact.First && v is SmtpVariant.Tfo or SmtpVariant.Ttcp or SmtpVariant.TtcpCookie ? 2 : v.ModelRoundTrips(recipients);
+
+    private async Task MeasureAsync(double rttMs, double lossOfThisBed, Testbed.Testbed bed, Hosts hosts, RunInfo run, CancellationToken cancel)
     {
         var pcapName = lossOfThisBed > 0 ? $"capture-rtt{rttMs:g}-loss{lossOfThisBed:g}.pcap" : $"capture-rtt{rttMs:g}.pcap";
         var pcap = Path.Combine(outputDirectory, pcapName);
         var rows = new List<(TransactionRow Row, ushort Port, ushort ServerPort)>();
         using (var capture = PacketCapture.Start(bed.ClientNamespace, bed.ClientInterface, pcap, "tcp"))
         {
-            var cells = (from size in spec.SizeBytes from rcpt in spec.Recipients from loss in spec.Loss.Distinct() where loss == lossOfThisBed from v in spec.Variants select (v, size, rcpt, loss)).ToList();
+            // First-contact cells come before repeat cells (Contact order): a repeat then follows a contact.
+            var cells = (from size in spec.SizeBytes from rcpt in spec.Recipients from loss in spec.Loss.Distinct() where loss == lossOfThisBed
+                         from contact in spec.Contact from v in spec.Variants select (v, size, rcpt, loss, contact)).ToList();
             var total = spec.Repetitions * cells.Count;
             var done = 0;
             var clock = Stopwatch.StartNew();
             // Warm-up transactions are run and not recorded: the first transaction of a process measures
-            // JIT compilation, not round trips. They also warm the TAO cache (first contact is its own experiment).
+            // JIT compilation, not round trips. They also warm the TAO cache of repeat cells; a first-contact
+            // transaction restarts its hosts anyway, so no warm-up state reaches it.
             for (var w = 0; w < spec.Warmup; w++)
-                foreach (var (variant, size, recipients, _) in cells)
+                foreach (var (variant, size, recipients, _, contact) in cells)
                 {
-                    var result = await SendAsync(clients[variant], size, recipients, rttMs, -1 - w, $"w{w}", cancel);
-                    log.WriteLine($"  warm-up {variant.Name()}: {Describe(result)} (not recorded)");
-                    run.Notes.Add($"rtt {rttMs} ms: warm-up {variant.Name()} {Describe(result)}");
+                    if (contact == Contact.First) await hosts.RestartAsync(variant);
+                    var result = await SendAsync(hosts.Clients[variant], size, recipients, rttMs, -1 - w, $"w{w}{contact.Name()[0]}", cancel);
+                    log.WriteLine($"  warm-up {variant.Name()} {contact.Name()}: {Describe(result)} (not recorded)");
+                    run.Notes.Add($"rtt {rttMs} ms: warm-up {variant.Name()} {contact.Name()} {Describe(result)}");
                     if (spec.GapMs > 0) await Task.Delay(TimeSpan.FromMilliseconds(spec.GapMs), cancel);
                 }
             for (var rep = 0; rep < spec.Repetitions; rep++)
             {
                 var line = new List<string>();
-                foreach (var (variant, size, recipients, loss) in cells)
+                foreach (var (variant, size, recipients, loss, contact) in cells)
                 {
                     cancel.ThrowIfCancellationRequested();
-                    var before = servers[variant].Delivered;
-                    var result = await SendAsync(clients[variant], size, recipients, rttMs, rep, $"{done:x}", cancel);
-                    var key = (variant.Name(), rttMs, size, recipients, loss);
-                    _delivered[key] = _delivered.GetValueOrDefault(key) + servers[variant].Delivered - before;
+                    if (contact == Contact.First) await hosts.RestartAsync(variant);
+                    var server = hosts.Servers[variant];
+                    var (files, duplicates) = (hosts.MaildirCount(variant), server.Duplicates);
+                    var result = await SendAsync(hosts.Clients[variant], size, recipients, rttMs, rep, $"{done:x}", cancel);
+                    var key = (variant.Name(), rttMs, size, recipients, loss, contact.Name());
+                    // Delivered is counted in the Maildir itself: the files that appeared in new/.
+                    _delivered[key] = _delivered.GetValueOrDefault(key) + hosts.MaildirCount(variant) - files;
+                    _duplicates[key] = _duplicates.GetValueOrDefault(key) + server.Duplicates - duplicates;
                     rows.Add((new TransactionRow(variant.Name(), rttMs, size, recipients, loss, rep, result.AcceptMs,
-                        rttMs > 0 ? result.AcceptMs / rttMs : double.NaN, null, null, result.OutcomeLabel, variant.ModelRoundTrips(recipients),
-                        null, null, "missing", result.Error), result.LocalPort, variant.DefaultPort()));
-                    line.Add($"{variant.Name()} {Describe(result)}");
+                        rttMs > 0 ? result.AcceptMs / rttMs : double.NaN, null, null, result.OutcomeLabel, ModelRoundTrips(variant, recipients, contact),
+                        null, null, "missing", result.Error, contact.Name()), result.LocalPort, variant.DefaultPort()));
+                    line.Add($"{variant.Name()}{(spec.Contact.Count > 1 ? "/" + contact.Name() : "")} {Describe(result)}");
                     done++;
                     if (spec.GapMs > 0) await Task.Delay(TimeSpan.FromMilliseconds(spec.GapMs), cancel);
                 }

@@ -15,6 +15,12 @@ public sealed record ExperimentSpec
     public IReadOnlyList<int> SizeBytes { get; init; } = [1024];
     public IReadOnlyList<int> Recipients { get; init; } = [1];
     public IReadOnlyList<double> Loss { get; init; } = [0];
+    /// <summary>
+    /// "first": every transaction on fresh host state (new client and server hosts: empty TAO and cookie
+    /// caches, kernel tcp_metrics flushed), so it is a first contact; "repeat": the same hosts as before.
+    /// First-contact cells run before repeat cells in each repetition and never get warm-up transactions.
+    /// </summary>
+    public IReadOnlyList<Contact> Contact { get; init; } = [Specs.Contact.Repeat];
     public int Repetitions { get; init; } = 20;
     public int Seed { get; init; } = 1;
     /// <summary>Transactions per cell run before the measured ones and not recorded (JIT, caches).</summary>
@@ -28,7 +34,7 @@ public sealed record ExperimentSpec
     public string Kind { get; init; } = "transactions";
     public LatencySmtp.Experiments.Accuracy.AccuracySpec? Accuracy { get; init; }
 
-    public int CellCount => Variants.Count * RttMs.Count * SizeBytes.Count * Recipients.Count * Loss.Count;
+    public int CellCount => Variants.Count * RttMs.Count * SizeBytes.Count * Recipients.Count * Loss.Count * Contact.Count;
 
     public static ExperimentSpec Load(string path)
     {
@@ -46,7 +52,7 @@ public sealed record ExperimentSpec
     public static ExperimentSpec Parse(string toml, string defaultName)
     {
         var table = TomlSerializer.Deserialize<TomlTable>(toml) ?? throw new ExperimentSpecException("empty TOML document");
-        var known = new HashSet<string> { "name", "description", "variants", "rtt_ms", "size_bytes", "recipients", "loss", "repetitions", "seed", "warmup", "gap_ms", "timeout_s", "kind" };
+        var known = new HashSet<string> { "name", "description", "variants", "rtt_ms", "size_bytes", "recipients", "loss", "contact", "repetitions", "seed", "warmup", "gap_ms", "timeout_s", "kind" };
         if (table.TryGetValue("kind", out var kind) && kind is string k && k == LatencySmtp.Experiments.Accuracy.AccuracySpec.Kind)
         {
             foreach (var key in table.Keys)
@@ -77,6 +83,7 @@ public sealed record ExperimentSpec
             SizeBytes = Numbers(table, "size_bytes")?.Select(x => checked((int)x)).ToList() ?? [1024],
             Recipients = Numbers(table, "recipients")?.Select(x => checked((int)x)).ToList() ?? [1],
             Loss = Numbers(table, "loss") ?? [0],
+            Contact = Strings(table, "contact")?.Select(ParseContact).Distinct().OrderBy(c => c).ToList() ?? [Specs.Contact.Repeat],
             Repetitions = table.TryGetValue("repetitions", out var r) ? checked((int)Convert.ToInt64(r, CultureInfo.InvariantCulture)) : 20,
             Seed = table.TryGetValue("seed", out var s) ? checked((int)Convert.ToInt64(s, CultureInfo.InvariantCulture)) : 1,
             Warmup = table.TryGetValue("warmup", out var w) ? checked((int)Convert.ToInt64(w, CultureInfo.InvariantCulture)) : 1,
@@ -89,6 +96,7 @@ public sealed record ExperimentSpec
 
     private void Validate()
     {
+        if (Contact.Count == 0) throw new ExperimentSpecException("'contact' is empty");
         if (Variants.Count == 0) throw new ExperimentSpecException("'variants' is empty");
         if (Repetitions is < 1 or > 100_000) throw new ExperimentSpecException("'repetitions' must be 1..100000");
         if (Warmup is < 0 or > 100) throw new ExperimentSpecException("'warmup' must be 0..100");
@@ -100,6 +108,13 @@ public sealed record ExperimentSpec
             if (!v.IsImplemented())
                 throw new ExperimentSpecException($"variant '{v.Name()}' is not implemented yet (implemented: {string.Join(", ", Enum.GetValues<SmtpVariant>().Where(x => x.IsImplemented()).Select(x => x.Name()))})");
     }
+
+    private static Contact ParseContact(string s) => s.Trim().ToLowerInvariant() switch
+    {
+        "first" => Specs.Contact.First,
+        "repeat" => Specs.Contact.Repeat,
+        _ => throw new ExperimentSpecException($"unknown contact '{s}' (known: first, repeat)"),
+    };
 
     private static List<SmtpVariant> ParseVariants(IEnumerable<string> names)
     {
@@ -128,6 +143,14 @@ public sealed record ExperimentSpec
             long or double or int => [Convert.ToDouble(v, CultureInfo.InvariantCulture)],
             _ => throw new ExperimentSpecException($"'{key}' must be a number or an array of numbers"),
         } : null;
+}
+
+/// <summary>Whether a transaction is the client's first contact with the server (cold caches) or a repeat.</summary>
+public enum Contact { First, Repeat }
+
+public static class Contacts
+{
+    public static string Name(this Contact c) => c == Contact.First ? "first" : "repeat";
 }
 
 public sealed class ExperimentSpecException(string message, Exception? inner = null) : Exception(message, inner);

@@ -28,19 +28,25 @@ public sealed partial class Maildir
     /// <summary>Stores <paramref name="message"/> durably and returns its unique name in new/.</summary>
     public string Deliver(ReadOnlySpan<byte> message)
     {
+        var unique = Prepare(message);
+        Commit(unique);
+        return unique;
+    }
+
+    /// <summary>
+    /// First half of a delivery: the message is written to tmp/ and fsync'ed, not yet visible in new/.
+    /// Lets a caller record the name elsewhere (the transaction ledger) before <see cref="Commit"/>.
+    /// </summary>
+    public string Prepare(ReadOnlySpan<byte> message)
+    {
         var now = DateTimeOffset.UtcNow;
         var unique = $"{now.ToUnixTimeSeconds()}.M{now.Ticks / 10 % 1_000_000}P{Environment.ProcessId}Q{Interlocked.Increment(ref _counter)}.{_host}";
         var tmp = Path.Combine(Root, "tmp", unique);
-        var final = Path.Combine(Root, "new", unique);
         try
         {
-            using (var file = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.None))
-            {
-                file.Write(message);
-                file.Flush(flushToDisk: true);
-            }
-            File.Move(tmp, final);
-            SyncDirectory(Path.Combine(Root, "new"));
+            using var file = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.None);
+            file.Write(message);
+            file.Flush(flushToDisk: true);
             return unique;
         }
         catch
@@ -48,6 +54,27 @@ public sealed partial class Maildir
             try { File.Delete(tmp); } catch (IOException) { }
             throw;
         }
+    }
+
+    /// <summary>Second half: tmp/ to new/, then the directory is fsync'ed.</summary>
+    public void Commit(string unique)
+    {
+        File.Move(Path.Combine(Root, "tmp", unique), Path.Combine(Root, "new", unique));
+        SyncDirectory(Path.Combine(Root, "new"));
+    }
+
+    /// <summary>Commits a prepared message still in tmp/ (recovery after a crash between the two halves); false if none.</summary>
+    public bool RollForward(string unique)
+    {
+        if (!File.Exists(Path.Combine(Root, "tmp", unique))) return false;
+        Commit(unique);
+        return true;
+    }
+
+    /// <summary>Removes a prepared message that will not be committed.</summary>
+    public void Discard(string unique)
+    {
+        try { File.Delete(Path.Combine(Root, "tmp", unique)); } catch (IOException) { }
     }
 
     /// <summary>The messages in new/ in delivery order (name order within one process).</summary>

@@ -49,12 +49,15 @@ public sealed class KernelSmtpServer : IAsyncDisposable
     private readonly Task _acceptLoop;
     private int _sessions;
     private long _delivered, _earlyTalkers, _refused;
+    private readonly ExactlyOnceDelivery? _exactlyOnce;
 
     public KernelSmtpServer(KernelServerOptions options, Maildir maildir, TextWriter? log = null)
     {
         _options = options;
         _maildir = maildir;
         Log = log ?? TextWriter.Null;
+        // Greeting-less requests carry a TXID: deliver each at most once (TransactionLedger).
+        if (options.Mode == ServerMode.Greetingless) _exactlyOnce = ExactlyOnceDelivery.Beside(maildir);
         _listener = NetNamespace.Run(options.Namespace, () =>
         {
             var s = new Socket(options.Listen.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
@@ -70,7 +73,10 @@ public sealed class KernelSmtpServer : IAsyncDisposable
 
     public IPEndPoint LocalEndPoint { get; }
 
-    public long Delivered => Interlocked.Read(ref _delivered);
+    public long Delivered => Interlocked.Read(ref _delivered) + (_exactlyOnce?.Delivered ?? 0);
+
+    /// <summary>Greeting-less requests answered with an earlier 250 (TXID seen before).</summary>
+    public long Duplicates => _exactlyOnce?.Duplicates ?? 0;
 
     /// <summary>Sessions open now.</summary>
     public int ActiveSessions => Volatile.Read(ref _sessions);
@@ -230,6 +236,7 @@ public sealed class KernelSmtpServer : IAsyncDisposable
 
     private DeliveryResult Deliver(PendingDelivery pending)
     {
+        if (_exactlyOnce is not null) return _exactlyOnce.Deliver(pending);
         try
         {
             var id = _maildir.Deliver(pending.Message.Span);
@@ -249,5 +256,6 @@ public sealed class KernelSmtpServer : IAsyncDisposable
         _listener.Dispose();
         try { await _acceptLoop; } catch (OperationCanceledException) { }
         _stop.Dispose();
+        _exactlyOnce?.Dispose();
     }
 }

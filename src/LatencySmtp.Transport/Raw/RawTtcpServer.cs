@@ -14,20 +14,19 @@ public sealed class RawTtcpServer : IDisposable
 {
     private readonly RawLink _link;
     private readonly ushort _port;
-    private readonly Maildir _maildir;
+    private readonly ExactlyOnceDelivery _store;
     private readonly ServerOptions _smtp;
     private readonly TtcpListener _listener;
     private readonly Dictionary<Tcb, ServerSession> _sessions = new(ReferenceEqualityComparer.Instance);
     private readonly CancellationTokenSource _stop = new();
     private readonly Thread _thread;
     private readonly TextWriter _log;
-    private long _delivered;
 
     public RawTtcpServer(RawLink link, ushort port, Maildir maildir, ServerOptions smtp, TtcpOptions? tcp = null, TextWriter? log = null)
     {
         _link = link;
         _port = port;
-        _maildir = maildir;
+        _store = ExactlyOnceDelivery.Beside(maildir);
         _smtp = smtp;
         _log = log ?? TextWriter.Null;
         Host = new TtcpHost(tcp ?? new TtcpOptions(), link.LocalAddress);
@@ -38,7 +37,11 @@ public sealed class RawTtcpServer : IDisposable
 
     public TtcpHost Host { get; }
 
-    public long Delivered => Interlocked.Read(ref _delivered);
+    /// <summary>Messages stored in the Maildir.</summary>
+    public long Delivered => _store.Delivered;
+
+    /// <summary>Requests whose TXID was seen before: answered with the original 250, not stored again.</summary>
+    public long Duplicates => _store.Duplicates;
 
     public long Malformed => _link.Malformed;
 
@@ -107,23 +110,11 @@ public sealed class RawTtcpServer : IDisposable
         if (session.IsClosed || tcb.PeerFinReceived) tcb.Close();
     }
 
-    /// <summary>Delivers what the session accepted, to the Maildir, before its 250 exists.</summary>
+    /// <summary>Delivers what the session accepted, to the Maildir (once per TXID), before its 250 exists.</summary>
     private void Drain(ServerSession session)
     {
         while (session.PendingDelivery is { } pending)
-        {
-            DeliveryResult result;
-            try
-            {
-                result = new DeliveryResult(true, _maildir.Deliver(pending.Message.Span), null);
-                Interlocked.Increment(ref _delivered);
-            }
-            catch (IOException e)
-            {
-                result = new DeliveryResult(false, null, e.Message);
-            }
-            session.CompleteDelivery(result);
-        }
+            session.CompleteDelivery(_store.Deliver(pending));
     }
 
     public void Dispose()
@@ -132,5 +123,6 @@ public sealed class RawTtcpServer : IDisposable
         _thread.Join(TimeSpan.FromSeconds(2));
         _link.Dispose();
         _stop.Dispose();
+        _store.Dispose();
     }
 }

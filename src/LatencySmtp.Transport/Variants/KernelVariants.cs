@@ -11,6 +11,7 @@ internal sealed class KernelVariantServer(SmtpVariant variant, KernelSmtpServer 
     public IPEndPoint Endpoint => server.LocalEndPoint;
     public long Delivered => server.Delivered;
     public KernelSmtpServer Server => server;
+    public long Duplicates => server.Duplicates;
     public ValueTask DisposeAsync() => server.DisposeAsync();
 
     public static KernelVariantServer Start(SmtpVariant variant, ServerSetup setup, ServerMode mode, bool fastOpen = false) =>

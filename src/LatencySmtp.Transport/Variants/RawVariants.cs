@@ -1,11 +1,23 @@
 using System.Net;
 using LatencySmtp.Smtp;
+using LatencySmtp.Tcp;
 using LatencySmtp.Transport.Linux;
 using LatencySmtp.Transport.Raw;
 
 namespace LatencySmtp.Transport.Variants;
 
 /// <summary>The T/TCP-style variants on the user-space TCP over raw sockets.</summary>
+internal static class RawVariantOptions
+{
+    /// <summary>ttcp: RFC 1644 CC/TAO. ttcp-cookie: CC plus a server cookie, which alone admits SYN data (RFC 7413-style).</summary>
+    public static TtcpOptions For(SmtpVariant variant) => variant switch
+    {
+        SmtpVariant.Ttcp => new TtcpOptions(),
+        SmtpVariant.TtcpCookie => new TtcpOptions { UseCookie = true },
+        _ => throw new ArgumentOutOfRangeException(nameof(variant)),
+    };
+}
+
 internal sealed class RawVariantServer : IVariantServer
 {
     private readonly RawTtcpServer _server;
@@ -22,6 +34,7 @@ internal sealed class RawVariantServer : IVariantServer
     public SmtpVariant Variant { get; }
     public IPEndPoint Endpoint { get; }
     public long Delivered => _server.Delivered;
+    public long Duplicates => _server.Duplicates;
     public RawTtcpServer Server => _server;
 
     public static RawVariantServer Start(SmtpVariant variant, ServerSetup setup)
@@ -34,7 +47,7 @@ internal sealed class RawVariantServer : IVariantServer
         {
             var link = RawLink.Open(setup.Namespace, iface, Routes.ToUInt32(setup.Listen.Address));
             return new RawVariantServer(variant, setup.Listen,
-                new RawTtcpServer(link, (ushort)setup.Listen.Port, setup.Maildir, setup.Smtp, log: setup.Log), silencer);
+                new RawTtcpServer(link, (ushort)setup.Listen.Port, setup.Maildir, setup.Smtp, RawVariantOptions.For(variant), setup.Log), silencer);
         }
         catch
         {
@@ -75,7 +88,7 @@ internal sealed class RawVariantClient : IVariantClient
             : null;
         try
         {
-            return new RawVariantClient(variant, setup, new RawTtcpClient(RawLink.Open(setup.Namespace, iface, Routes.ToUInt32(source))), silencer);
+            return new RawVariantClient(variant, setup, new RawTtcpClient(RawLink.Open(setup.Namespace, iface, Routes.ToUInt32(source)), RawVariantOptions.For(variant)), silencer);
         }
         catch
         {

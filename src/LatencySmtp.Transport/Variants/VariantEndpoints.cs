@@ -22,6 +22,8 @@ public interface IVariantServer : IAsyncDisposable
     SmtpVariant Variant { get; }
     IPEndPoint Endpoint { get; }
     long Delivered { get; }
+    /// <summary>Requests answered with an earlier 250 because their TXID was seen before (never stored twice).</summary>
+    long Duplicates => 0;
 }
 
 /// <summary>A client of one variant towards one server; it may keep state across transactions (TAO cache, TFO cookie).</summary>

@@ -11,7 +11,7 @@ public static class VariantFactory
         // Greeting-less requests have their own listener (port), never the classic one (README, "Greeting-less requests").
         SmtpVariant.EarlyPipe => KernelVariantServer.Start(variant, setup, ServerMode.Greetingless),
         SmtpVariant.Tfo => KernelVariantServer.Start(variant, setup, ServerMode.Greetingless, fastOpen: true),
-        SmtpVariant.Ttcp => RawVariantServer.Start(variant, setup),
+        SmtpVariant.Ttcp or SmtpVariant.TtcpCookie => RawVariantServer.Start(variant, setup),
         _ => throw NotYet(variant),
     };
 
@@ -21,7 +21,7 @@ public static class VariantFactory
         SmtpVariant.Pipelined => new KernelVariantClient(variant, setup, ClientMode.Pipelined),
         SmtpVariant.EarlyPipe => new KernelVariantClient(variant, setup, ClientMode.Greetingless),
         SmtpVariant.Tfo => new KernelVariantClient(variant, setup, ClientMode.Greetingless, fastOpen: true),
-        SmtpVariant.Ttcp => RawVariantClient.Create(variant, setup),
+        SmtpVariant.Ttcp or SmtpVariant.TtcpCookie => RawVariantClient.Create(variant, setup),
         _ => throw NotYet(variant),
     };
 

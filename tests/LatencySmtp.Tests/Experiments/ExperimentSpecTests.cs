@@ -44,3 +44,53 @@ public sealed class ExperimentSpecTests
         Assert.ThrowsAny<Exception>(() => ExperimentSpec.Parse("variants = [", "x"));
     }
 }
+
+public sealed class ContactSpecTests
+{
+    [Fact]
+    public void Contact_defaults_to_repeat_and_orders_first_before_repeat()
+    {
+        Assert.Equal([Contact.Repeat], ExperimentSpec.Parse("variants = [\"ttcp\"]", "x").Contact);
+        var spec = ExperimentSpec.Parse("variants = [\"ttcp\", \"ttcp-cookie\"]\ncontact = [\"repeat\", \"first\"]", "x");
+        Assert.Equal([Contact.First, Contact.Repeat], spec.Contact);
+        Assert.Equal(4, spec.CellCount);
+        var e = Assert.Throws<ExperimentSpecException>(() => ExperimentSpec.Parse("variants = [\"ttcp\"]\ncontact = [\"lukewarm\"]", "x"));
+        Assert.Contains("unknown contact", e.Message);
+    }
+
+    [Fact]
+    public void First_contact_models_two_round_trips_for_the_accelerated_opens_only()
+    {
+        Assert.Equal(2, LatencySmtp.Experiments.Running.ExperimentRunner.ModelRoundTrips(SmtpVariant.TtcpCookie, 1, Contact.First));
+        Assert.Equal(1, LatencySmtp.Experiments.Running.ExperimentRunner.ModelRoundTrips(SmtpVariant.TtcpCookie, 1, Contact.Repeat));
+        Assert.Equal(7, LatencySmtp.Experiments.Running.ExperimentRunner.ModelRoundTrips(SmtpVariant.Classic, 1, Contact.First));
+    }
+
+    [Fact]
+    public void Summary_has_contact_sent_delivered_and_duplicates_per_cell()
+    {
+        var rows = new List<LatencySmtp.Experiments.Results.TransactionRow>
+        {
+            new("ttcp", 50, 1024, 1, 0, 0, 101, 2.02, 5, 1400, "accepted", 2, 101, 2, "ok", null, "first"),
+            new("ttcp", 50, 1024, 1, 0, 0, 51, 1.02, 3, 1400, "accepted", 1, 51, 1, "ok", null, "repeat"),
+            new("ttcp", 50, 1024, 1, 0, 1, 52, 1.04, 3, 1400, "accepted", 1, 52, 1, "ok", null, "repeat"),
+        };
+        var dir = Directory.CreateTempSubdirectory("lsm-csv-").FullName;
+        try
+        {
+            var summary = LatencySmtp.Experiments.Results.Statistics.Summarise(rows, r => r.Contact == "first" ? 1 : 2, r => r.Contact == "first" ? 0 : 1);
+            LatencySmtp.Experiments.Results.CsvFiles.WriteSummary(Path.Combine(dir, "summary.csv"), summary);
+            var lines = File.ReadAllLines(Path.Combine(dir, "summary.csv"));
+            Assert.StartsWith("variant,rtt_ms,size_bytes,recipients,loss,contact,n,sent,accepted,delivered,duplicates,", lines[0]);
+            Assert.StartsWith("ttcp,50,1024,1,0,first,1,1,1,1,0,101,", lines[1]);
+            Assert.StartsWith("ttcp,50,1024,1,0,repeat,2,2,2,2,1,", lines[2]);
+            var tx = Path.Combine(dir, "transactions.csv");
+            LatencySmtp.Experiments.Results.CsvFiles.WriteTransactions(tx, rows);
+            Assert.Equal(rows, LatencySmtp.Experiments.Results.CsvFiles.ReadTransactions(tx));
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+}
