@@ -11,4 +11,20 @@ root.Subcommands.Add(RunCommand.Create());
 root.Subcommands.Add(AnalyzeCommand.Create());
 root.Subcommands.Add(PlotCommand.Create());
 root.Subcommands.Add(TestbedCommand.Create());
-return await root.Parse(args).InvokeAsync();
+// First Ctrl-C or SIGTERM: cancel the running command so it finishes cleanly (results written, testbed
+// removed); a second Ctrl-C stops at once (ProcessExit hooks still remove testbeds).
+using var stop = new CancellationTokenSource();
+var interrupts = 0;
+Console.CancelKeyPress += (_, e) =>
+{
+    if (Interlocked.Increment(ref interrupts) > 1) return;
+    e.Cancel = true;
+    Console.Error.WriteLine("interrupted: stopping cleanly (Ctrl-C again to stop at once)");
+    stop.Cancel();
+};
+using var onTerm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, c =>
+{
+    c.Cancel = true;
+    stop.Cancel();
+});
+return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null }, stop.Token);

@@ -120,7 +120,8 @@ public sealed class Testbed : IDisposable
             throw e as TestbedException ?? new TestbedException($"creating testbed {name} failed: {e.Message}", e);
         }
         testbed.processExitHook = (_, _) => testbed.Dispose();
-        testbed.cancelKeyHook = (_, _) => testbed.Dispose();
+        // Ctrl-C: tear down only if nobody handles it (the CLI cancels its work and disposes in order instead).
+        testbed.cancelKeyHook = (_, e) => { if (!e.Cancel) testbed.Dispose(); };
         AppDomain.CurrentDomain.ProcessExit += testbed.processExitHook;
         Console.CancelKeyPress += testbed.cancelKeyHook;
         return testbed;

@@ -49,11 +49,18 @@ public sealed class ExperimentRunner(ExperimentSpec spec, string outputDirectory
             Versions = VersionInfo.Current(),
             Spec = spec,
         };
+        var interrupted = false;
         try
         {
             foreach (var rtt in spec.RttMs)
                 foreach (var loss in spec.Loss.Distinct())
                     await RunRttAsync(rtt, loss, work.FullName, run, cancel);
+        }
+        catch (OperationCanceledException) when (cancel.IsCancellationRequested)
+        {
+            interrupted = true;
+            run.Notes.Add($"interrupted after {_rows.Count} transactions: the files hold what was measured until then");
+            log.WriteLine($"interrupted: writing the {_rows.Count} transactions measured so far");
         }
         finally
         {
@@ -70,7 +77,9 @@ public sealed class ExperimentRunner(ExperimentSpec spec, string outputDirectory
         CsvFiles.WriteTransactions(Path.Combine(outputDirectory, "transactions.csv"), _rows);
         CsvFiles.WriteSummary(Path.Combine(outputDirectory, "summary.csv"), summary);
         LatencyChart.Write(outputDirectory, $"{spec.Name}: time to accept one message", summary);
+        run.Interrupted = interrupted;
         run.Write(Path.Combine(outputDirectory, "run.json"));
+        if (interrupted) throw new OperationCanceledException("interrupted", cancel);
         return new ExperimentOutcome(outputDirectory, _rows, summary, run);
     }
 
@@ -143,6 +152,7 @@ public sealed class ExperimentRunner(ExperimentSpec spec, string outputDirectory
         var pcapName = lossOfThisBed > 0 ? $"capture-rtt{rttMs:g}-loss{lossOfThisBed:g}.pcap" : $"capture-rtt{rttMs:g}.pcap";
         var pcap = Path.Combine(outputDirectory, pcapName);
         var rows = new List<(TransactionRow Row, ushort Port, ushort ServerPort)>();
+        var interrupted = false;
         using (var capture = PacketCapture.Start(bed.ClientNamespace, bed.ClientInterface, pcap, "tcp"))
         {
             // First-contact cells come before repeat cells (Contact order): a repeat then follows a contact.
@@ -154,45 +164,54 @@ public sealed class ExperimentRunner(ExperimentSpec spec, string outputDirectory
             // Warm-up transactions are run and not recorded: the first transaction of a process measures
             // JIT compilation, not round trips. They also warm the TAO cache of repeat cells; a first-contact
             // transaction restarts its hosts anyway, so no warm-up state reaches it.
-            for (var w = 0; w < spec.Warmup; w++)
-                foreach (var (variant, size, recipients, _, contact) in cells)
-                {
-                    if (contact == Contact.First) await hosts.RestartAsync(variant);
-                    var result = await SendAsync(hosts.Clients[variant], size, recipients, rttMs, -1 - w, $"w{w}{contact.Name()[0]}", cancel);
-                    log.WriteLine($"  warm-up {variant.Name()} {contact.Name()}: {Describe(result)} (not recorded)");
-                    run.Notes.Add($"rtt {rttMs} ms: warm-up {variant.Name()} {contact.Name()} {Describe(result)}");
-                    if (spec.GapMs > 0) await Task.Delay(TimeSpan.FromMilliseconds(spec.GapMs), cancel);
-                }
-            for (var rep = 0; rep < spec.Repetitions; rep++)
+            try
             {
-                var line = new List<string>();
-                foreach (var (variant, size, recipients, loss, contact) in cells)
+                for (var w = 0; w < spec.Warmup; w++)
+                    foreach (var (variant, size, recipients, _, contact) in cells)
+                    {
+                        if (contact == Contact.First) await hosts.RestartAsync(variant);
+                        var result = await SendAsync(hosts.Clients[variant], size, recipients, rttMs, -1 - w, $"w{w}{contact.Name()[0]}", cancel);
+                        log.WriteLine($"  warm-up {variant.Name()} {contact.Name()}: {Describe(result)} (not recorded)");
+                        run.Notes.Add($"rtt {rttMs} ms: warm-up {variant.Name()} {contact.Name()} {Describe(result)}");
+                        if (spec.GapMs > 0) await Task.Delay(TimeSpan.FromMilliseconds(spec.GapMs), cancel);
+                    }
+                for (var rep = 0; rep < spec.Repetitions; rep++)
                 {
-                    cancel.ThrowIfCancellationRequested();
-                    if (contact == Contact.First) await hosts.RestartAsync(variant);
-                    var server = hosts.Servers[variant];
-                    var (files, duplicates) = (hosts.MaildirCount(variant), server.Duplicates);
-                    var result = await SendAsync(hosts.Clients[variant], size, recipients, rttMs, rep, $"{done:x}", cancel);
-                    var key = (variant.Name(), rttMs, size, recipients, loss, contact.Name());
-                    // Delivered is counted in the Maildir itself: the files that appeared in new/.
-                    _delivered[key] = _delivered.GetValueOrDefault(key) + hosts.MaildirCount(variant) - files;
-                    _duplicates[key] = _duplicates.GetValueOrDefault(key) + server.Duplicates - duplicates;
-                    rows.Add((new TransactionRow(variant.Name(), rttMs, size, recipients, loss, rep, result.AcceptMs,
-                        rttMs > 0 ? result.AcceptMs / rttMs : double.NaN, null, null, result.OutcomeLabel, ModelRoundTrips(variant, recipients, contact),
-                        null, null, "missing", result.Error, contact.Name()), result.LocalPort, variant.DefaultPort()));
-                    line.Add($"{variant.Name()}{(spec.Contact.Count > 1 ? "/" + contact.Name() : "")} {Describe(result)}");
-                    done++;
-                    if (spec.GapMs > 0) await Task.Delay(TimeSpan.FromMilliseconds(spec.GapMs), cancel);
+                    var line = new List<string>();
+                    foreach (var (variant, size, recipients, loss, contact) in cells)
+                    {
+                        cancel.ThrowIfCancellationRequested();
+                        if (contact == Contact.First) await hosts.RestartAsync(variant);
+                        var server = hosts.Servers[variant];
+                        var (files, duplicates) = (hosts.MaildirCount(variant), server.Duplicates);
+                        var result = await SendAsync(hosts.Clients[variant], size, recipients, rttMs, rep, $"{done:x}", cancel);
+                        var key = (variant.Name(), rttMs, size, recipients, loss, contact.Name());
+                        // Delivered is counted in the Maildir itself: the files that appeared in new/.
+                        _delivered[key] = _delivered.GetValueOrDefault(key) + hosts.MaildirCount(variant) - files;
+                        _duplicates[key] = _duplicates.GetValueOrDefault(key) + server.Duplicates - duplicates;
+                        rows.Add((new TransactionRow(variant.Name(), rttMs, size, recipients, loss, rep, result.AcceptMs,
+                            rttMs > 0 ? result.AcceptMs / rttMs : double.NaN, null, null, result.OutcomeLabel, ModelRoundTrips(variant, recipients, contact),
+                            null, null, "missing", result.Error, contact.Name()), result.LocalPort, variant.DefaultPort()));
+                        line.Add($"{variant.Name()}{(spec.Contact.Count > 1 ? "/" + contact.Name() : "")} {Describe(result)}");
+                        done++;
+                        if (spec.GapMs > 0) await Task.Delay(TimeSpan.FromMilliseconds(spec.GapMs), cancel);
+                    }
+                    log.WriteLine($"  [{done}/{total}, {clock.Elapsed.TotalSeconds:F0} s] rep {rep + 1}: {string.Join(", ", line)}");
                 }
-                log.WriteLine($"  [{done}/{total}, {clock.Elapsed.TotalSeconds:F0} s] rep {rep + 1}: {string.Join(", ", line)}");
+                // Let the last closing segments reach the capture before it stops.
+                await Task.Delay(TimeSpan.FromMilliseconds(Math.Max(200, 2 * rttMs)), cancel);
             }
-            // Let the last closing segments reach the capture before it stops.
-            await Task.Delay(TimeSpan.FromMilliseconds(Math.Max(200, 2 * rttMs)), cancel);
+            catch (OperationCanceledException)
+            {
+                // Interrupted: keep what was measured, then let the cancellation unwind the testbed.
+                interrupted = true;
+            }
             capture.Stop();
             log.WriteLine($"  captured {capture.PacketCount} packets to {pcapName}");
         }
         run.Captures.Add(pcapName);
         _rows.AddRange(JoinWithTrace(pcap, rows));
+        if (interrupted) throw new OperationCanceledException("interrupted", cancel);
     }
 
     private Task<TransactionResult> SendAsync(IVariantClient client, int size, int recipients, double rttMs, int rep, string tag, CancellationToken cancel)

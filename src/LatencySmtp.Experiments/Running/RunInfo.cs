@@ -20,6 +20,7 @@ public sealed record RunInfo
     public required MachineInfo Machine { get; init; }
     public required VersionInfo Versions { get; init; }
     public required ExperimentSpec Spec { get; init; }
+    public bool Interrupted { get; set; }
     public long Transactions { get; set; }
     public long Accepted { get; set; }
     public long Delivered { get; set; }

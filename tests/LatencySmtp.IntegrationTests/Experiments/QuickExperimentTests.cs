@@ -33,9 +33,11 @@ public sealed class QuickExperimentTests
             var summary = outcome.Summary.ToDictionary(s => s.Variant);
             Assert.Equal(4, summary["classic"].Delivered);
             Assert.Equal(4, summary["ttcp"].Delivered);
-            // Model: classic n+6 = 7 RTT, ttcp 1 RTT once the TAO cache is warm (the first is first contact).
-            Assert.InRange(summary["classic"].MedianRttCount, 6.3, 7.7);
-            Assert.InRange(summary["ttcp"].MedianRttCount, 0.9, 1.3);
+            // Model: classic n+6 = 7 RTT, ttcp 1 RTT (warm-up done, TAO cache warm). Each exchange also pays
+            // ~1 ms of user-space processing on this 2-core machine, hence the upper bounds; one RTT more or
+            // less than the model falls outside them.
+            Assert.InRange(summary["classic"].MedianRttCount, 6.5, 7.9);
+            Assert.InRange(summary["ttcp"].MedianRttCount, 0.95, 1.5);
             // The one-segment exchange: SYN+data+FIN, SYN-ACK+replies+FIN, ACK.
             Assert.Contains(rows, r => r.Variant == "ttcp" && r.Segments == 3);
             var header = File.ReadLines(Path.Combine(output, "transactions.csv")).First();
@@ -67,7 +69,10 @@ public sealed class QuickExperimentTests
             Assert.True(started == seen.Task, "the run did not start transactions within 60 s");
             Assert.Equal(0, Posix.Kill(p.Id, Posix.SIGINT));
             Assert.True(p.WaitForExit(TimeSpan.FromSeconds(30)), "the run did not stop within 30 s of SIGINT");
-            Assert.NotEqual(0, p.ExitCode);
+            Assert.Equal(130, p.ExitCode);
+            // What was measured before the interrupt is kept, and run.json says the run was cut short.
+            Assert.True(File.Exists(Path.Combine(output, "transactions.csv")), "no transactions.csv after SIGINT");
+            Assert.Contains("\"interrupted\": true", File.ReadAllText(Path.Combine(output, "run.json")));
             Assert.DoesNotContain(Namespaces(), n => n.Contains(pid, StringComparison.Ordinal));
             Assert.DoesNotContain(Processes(), cmd => cmd.Contains("__delay-line", StringComparison.Ordinal) && cmd.Contains(pid, StringComparison.Ordinal));
         }
