@@ -147,8 +147,8 @@ public sealed partial class Tcb
         _rcvNxt = _lastAckSent = seg.Seq + 1;
         if (seg.Options.Mss is { } peerMss)
         {
-            _sendMss = Math.Min(_o.Mss, (int)peerMss);
-            _host.Tao.Update(Remote.Address, e => e with { Mss = peerMss });
+            _sendMss = EffectiveMss(peerMss);
+            _host.Tao.Update(Remote.Address, e => e with { Mss = (ushort)_sendMss });
         }
         _accepting = true;
         AdvanceUna(seg.Ack);

@@ -78,6 +78,12 @@ public sealed partial class Tcb
     /// <summary>MSS used for our segments (ours, the peer's advertised one, or the cached one).</summary>
     public int SendMss => _sendMss;
 
+    /// <summary>Smallest peer MSS taken at its word; a smaller one (0 or 1 from a hostile SYN) would leave no
+    /// room for payload after the options. 88 is Linux's TCP_MIN_MSS.</summary>
+    public const int MinMss = 88;
+
+    private int EffectiveMss(int announced) => Math.Clamp(announced, MinMss, Math.Max(MinMss, (int)_o.Mss));
+
     public bool IsTerminated => _state == TcpState.Closed;
     public string? Error { get; private set; }
     public TcbCounters Counters { get; } = new();
@@ -115,7 +121,7 @@ public sealed partial class Tcb
         ArgumentNullException.ThrowIfNull(host);
         var t = new Tcb(host, local, remote, isClient: true, now) { _state = TcpState.SynSent };
         var entry = host.Tao.Get(remote.Address);
-        if (entry.Mss is { } cachedMss) t._sendMss = Math.Min(t._o.Mss, cachedMss);
+        if (entry.Mss is { } cachedMss) t._sendMss = t.EffectiveMss(cachedMss);
         if (t._o.UseCC)
         {
             // RFC 1644 §3.3: CC.NEW unless we know this host saw our previous CC (cache.CCsent defined).
@@ -148,9 +154,9 @@ public sealed partial class Tcb
         t._rcvNxt = t._lastAckSent = syn.Seq + 1;
         t._sndWnd = syn.Window;
         t._sndWndKnown = true;
-        t._sendMss = Math.Min(t._o.Mss, syn.Options.Mss ?? DefaultMss);
+        t._sendMss = t.EffectiveMss(syn.Options.Mss ?? DefaultMss);
         if (syn.Options.Mss is { } peerMss)
-            host.Tao.Update(remote.Address, e => e with { Mss = peerMss });
+            host.Tao.Update(remote.Address, e => e with { Mss = (ushort)t.EffectiveMss(peerMss) });
 
         var o = syn.Options;
         bool cookieValid = false;
