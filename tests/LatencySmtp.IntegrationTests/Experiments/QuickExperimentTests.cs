@@ -3,6 +3,7 @@ using System.Globalization;
 using LatencySmtp.Experiments.Results;
 using LatencySmtp.Experiments.Running;
 using LatencySmtp.Experiments.Specs;
+using LatencySmtp.Transport;
 
 namespace LatencySmtp.IntegrationTests.Experiments;
 
@@ -26,16 +27,19 @@ public sealed class QuickExperimentTests
                 Assert.True(File.Exists(Path.Combine(output, f)), $"missing {f}");
 
             var rows = CsvFiles.ReadTransactions(Path.Combine(output, "transactions.csv"));
-            Assert.Equal(8, rows.Count);
+            Assert.Equal(4 * spec.Variants.Count, rows.Count);
             Assert.All(rows, r => Assert.Equal("accepted", r.Outcome));
             Assert.All(rows, r => Assert.NotNull(r.Segments));
 
             var summary = outcome.Summary.ToDictionary(s => s.Variant);
-            Assert.Equal(4, summary["classic"].Delivered);
-            Assert.Equal(4, summary["ttcp"].Delivered);
-            // Model: classic n+6 = 7 RTT, ttcp 1 RTT once the TAO cache is warm (the first is first contact).
-            Assert.InRange(summary["classic"].MedianRttCount, 6.3, 7.7);
-            Assert.InRange(summary["ttcp"].MedianRttCount, 0.9, 1.3);
+            // Model: classic n+6 = 7 RTT, pipelined 4, early-pipe 2, tfo and ttcp 1 once the cookie / TAO cache is
+            // warm (the warm-up is first contact); issue 3: medians within 10 % of the model.
+            foreach (var v in spec.Variants)
+            {
+                Assert.Equal(4, summary[v.Name()].Delivered);
+                var model = v.ModelRoundTrips(1);
+                Assert.InRange(summary[v.Name()].MedianRttCount, model * 0.9, model * 1.1 + 0.2);
+            }
             // The one-segment exchange: SYN+data+FIN, SYN-ACK+replies+FIN, ACK.
             Assert.Contains(rows, r => r.Variant == "ttcp" && r.Segments == 3);
             var header = File.ReadLines(Path.Combine(output, "transactions.csv")).First();
