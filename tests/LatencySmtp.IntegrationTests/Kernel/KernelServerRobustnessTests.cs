@@ -103,6 +103,30 @@ public sealed class KernelServerRobustnessTests
         Assert.Equal(Body, File.ReadAllBytes(Assert.Single(server.WaitForMessages(1))));
     }
 
+    [Theory]
+    [InlineData("\n.\r\n")]      // LF "." CRLF (the 2023 "SMTP smuggling" ending)
+    [InlineData("\r\n.\n")]      // CRLF "." LF
+    [InlineData("\n.\n")]
+    [InlineData("\r.\r\n")]
+    public async Task A_smuggled_second_transaction_inside_DATA_is_refused_and_nothing_is_delivered(string fakeEnd)
+    {
+        await using var server = ClassicServer.Start();
+        using var c = await RawSmtpConnection.OpenAsync(server.Endpoint);
+        Assert.Equal(220, (await c.ReadReplyAsync())?.Code);
+        await c.SendAsync("EHLO client.lsm.test\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n");
+        for (int i = 0; i < 4; i++) Assert.NotNull(await c.ReadReplyAsync());
+        await c.SendAsync($"Subject: outer\r\n\r\nouter{fakeEnd}MAIL FROM:<admin@example.org>\r\nRCPT TO:<victim@example.net>\r\nDATA\r\n" +
+                          "Subject: smuggled\r\n\r\nsmuggled\r\n.\r\nNOOP\r\n");
+        // One end of data only (the real CRLF "." CRLF): one refusal, then the NOOP is a command again.
+        var refusal = await c.ReadReplyAsync();
+        Assert.Equal(550, refusal?.Code);
+        Assert.Contains("5.6.2", refusal!.Value.Text);
+        Assert.Equal(250, (await c.ReadReplyAsync())?.Code);
+        await c.SendAsync("QUIT\r\n");
+        Assert.Equal(221, (await c.ReadReplyAsync())?.Code);
+        Assert.Empty(server.Maildir.NewMessages());
+    }
+
     [Fact]
     public async Task Thousands_of_pipelined_commands_in_one_write_get_every_reply_in_order()
     {
