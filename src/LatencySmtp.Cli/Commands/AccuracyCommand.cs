@@ -24,7 +24,10 @@ internal static class AccuracyCommand
         AnsiConsole.Write(table);
         foreach (var r in outcome.Rate)
             Console.WriteLine($"rate {r.OfferedPps:g} pps: sent {r.SentPps:F0} pps, lost {r.Lost}, added median {F(r.MedianAddedMs)} ms, p99 {F(r.P99AddedMs)} ms{(r.Sustained ? "" : "  (not sustained)")}");
-        Console.WriteLine($"backend {outcome.EmulatorBackend}; target {(outcome.TargetMet ? "met" : "NOT met")}; wrote accuracy.csv, summary.csv, rate.csv, accuracy.png, run.json");
+        var sustained = outcome.Rate.TakeWhile(r => r.Sustained).LastOrDefault();
+        if (outcome.Rate.Count > 0)
+            Console.WriteLine(sustained is null ? "rate: not even the slowest step was sustained" : $"rate: sustained up to {sustained.OfferedPps:g} pps (next step added delay or lost packets)");
+        Console.WriteLine($"backend {outcome.EmulatorBackend}; target {(outcome.TargetMet ? "met" : "NOT met")}; wrote accuracy.csv, summary.csv, rate.csv, accuracy.png, rate.png, run.json");
         return outcome.TargetMet ? 0 : 3;
     }
 }

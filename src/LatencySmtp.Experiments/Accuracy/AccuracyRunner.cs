@@ -133,7 +133,7 @@ public sealed class AccuracyRunner(ExperimentSpec spec, string outputDirectory, 
             }
             bed.Dispose();
             if (bed.DelayLineLog.Length > 0) run.Notes.Add($"rate testbed: {bed.DelayLineLog.ReplaceLineEndings(" | ")}");
-            rate = UdpFlood.Summarise(steps, plan.RateAddedDelayToleranceMs);
+            rate = UdpFlood.Summarise(steps, plan.RateAddedDelayToleranceMs, plan.RateP99ToleranceMs);
             // Sustained: the highest rate below which every step was sustained.
             run.SustainedPps = rate.TakeWhile(r => r.Sustained).Select(r => (double?)r.OfferedPps).LastOrDefault();
         }
@@ -145,6 +145,7 @@ public sealed class AccuracyRunner(ExperimentSpec spec, string outputDirectory, 
         WriteSummary(Path.Combine(outputDirectory, "summary.csv"), summary);
         WriteRate(Path.Combine(outputDirectory, "rate.csv"), rate);
         Chart(Path.Combine(outputDirectory, "accuracy.png"), summary, run.EmulatorBackend);
+        if (rate.Count > 0) RateChart(Path.Combine(outputDirectory, "rate.png"), rate, plan.RateOneWayDelayMs, run.EmulatorBackend);
         run.Write(Path.Combine(outputDirectory, "run.json"));
         return new AccuracyOutcome(outputDirectory, summary, rate, run.TargetMet, run.EmulatorBackend);
     }
@@ -204,6 +205,27 @@ public sealed class AccuracyRunner(ExperimentSpec spec, string outputDirectory, 
     private static void WriteRate(string path, IEnumerable<RateRow> rows) =>
         WriteCsv(path, "offered_pps,sent,sent_pps,received,lost,median_added_ms,p99_added_ms,max_added_ms,sustained",
             rows.Select(r => $"{F(r.OfferedPps)},{r.Sent},{F(r.SentPps, 1)},{r.Received},{r.Lost},{F(r.MedianAddedMs)},{F(r.P99AddedMs)},{F(r.MaxAddedMs)},{(r.Sustained ? "true" : "false")}"));
+
+    /// <summary>rate.png: added one-way delay (median, p99) against the offered packet rate, log-log-ish via log10 of the rate.</summary>
+    private static void RateChart(string path, IReadOnlyList<RateRow> rate, double delayMs, string backend)
+    {
+        var plot = new Plot();
+        double[] xs = rate.Select(r => Math.Log10(r.OfferedPps)).ToArray();
+        var median = plot.Add.Scatter(xs, rate.Select(r => r.MedianAddedMs).ToArray());
+        median.LegendText = "median added delay";
+        median.Color = Colors.SteelBlue;
+        var p99 = plot.Add.Scatter(xs, rate.Select(r => r.P99AddedMs).ToArray());
+        p99.LegendText = "p99 added delay";
+        p99.Color = Colors.DarkOrange;
+        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(
+            rate.Select(r => new Tick(Math.Log10(r.OfferedPps), r.OfferedPps.ToString("g", CultureInfo.InvariantCulture) + (r.Lost > 0 ? $"\nlost {r.Lost}" : ""))).ToArray());
+        plot.Title($"Delay line under load ({backend}, {delayMs:g} ms one way): delay added beyond the configured");
+        plot.XLabel("offered rate (packets/s, log scale)");
+        plot.YLabel("added one-way delay (ms)");
+        plot.Legend.Alignment = Alignment.UpperLeft;
+        plot.ShowLegend();
+        plot.SavePng(path, 900, 520);
+    }
 
     /// <summary>accuracy.png: median and p99 error per method against the configured RTT, with the target.</summary>
     private static void Chart(string path, IReadOnlyList<AccuracySummaryRow> summary, string backend)

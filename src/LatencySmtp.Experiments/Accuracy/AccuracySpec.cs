@@ -26,11 +26,13 @@ public sealed record AccuracySpec
     public int RatePayloadBytes { get; init; } = 64;
     /// <summary>A rate counts as sustained while the median added delay stays within this of the slowest rate's, with no loss.</summary>
     public double RateAddedDelayToleranceMs { get; init; } = 0.1;
+    /// <summary>... and its p99 added delay within this of the slowest rate's p99.</summary>
+    public double RateP99ToleranceMs { get; init; } = 1;
 
     public static readonly string[] Keys =
     [
         "one_way_delay_ms", "ping_count", "ping_interval_ms", "handshakes", "handshake_gap_ms", "accuracy_warmup", "rate_pps",
-        "rate_one_way_delay_ms", "rate_duration_s", "rate_payload_bytes", "rate_added_delay_tolerance_ms",
+        "rate_one_way_delay_ms", "rate_duration_s", "rate_payload_bytes", "rate_added_delay_tolerance_ms", "rate_p99_tolerance_ms",
     ];
 
     internal static AccuracySpec FromToml(TomlTable t)
@@ -57,6 +59,7 @@ public sealed record AccuracySpec
             RateDurationSeconds = Num("rate_duration_s", d.RateDurationSeconds),
             RatePayloadBytes = Int("rate_payload_bytes", d.RatePayloadBytes),
             RateAddedDelayToleranceMs = Num("rate_added_delay_tolerance_ms", d.RateAddedDelayToleranceMs),
+            RateP99ToleranceMs = Num("rate_p99_tolerance_ms", d.RateP99ToleranceMs),
         };
         spec.Validate();
         return spec;
@@ -72,7 +75,8 @@ public sealed record AccuracySpec
         if (RatePps.Any(x => x is < 1 or > 1_000_000)) throw new ExperimentSpecException("'rate_pps' values must be 1..1000000");
         if (RateOneWayDelayMs is < 0 or > 5000 || RateDurationSeconds is <= 0 or > 60) throw new ExperimentSpecException("'rate_one_way_delay_ms' must be 0..5000, 'rate_duration_s' in (0, 60]");
         if (RatePayloadBytes is < 16 or > 1472) throw new ExperimentSpecException("'rate_payload_bytes' must be 16..1472");
-        if (RateAddedDelayToleranceMs is < 0 or > 1000) throw new ExperimentSpecException("'rate_added_delay_tolerance_ms' must be 0..1000");
+        if (RateAddedDelayToleranceMs is < 0 or > 1000 || RateP99ToleranceMs is < 0 or > 1000)
+            throw new ExperimentSpecException("'rate_added_delay_tolerance_ms' and 'rate_p99_tolerance_ms' must be 0..1000");
     }
 
     /// <summary>The target of issue 5: median error at most max(0.2 ms, 1 % of the RTT).</summary>

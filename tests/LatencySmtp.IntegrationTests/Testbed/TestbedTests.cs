@@ -69,8 +69,11 @@ public partial class TestbedTests(ITestOutputHelper output)
         using var clientSocket = client!;
         using var serverSocket = server!;
         output.WriteLine($"connect took {string.Join(", ", connects.Select(c => $"{c.TotalMilliseconds:F2} ms"))}");
-        Assert.All(connects, c => Assert.True(c.TotalMilliseconds >= 49.95, $"connect faster than the round trip: {c}"));
-        Assert.InRange(connects.Skip(1).Min().TotalMilliseconds, 49.95, 52.0);
+        // The delay line releases frames early by its calibrated own latency (TestbedOptions.CompensateForwardingLatency),
+        // so a round trip can undercut the nominal 50 ms by a little, never by more than that compensation.
+        double floor = 50 - 2 * testbed.ForwardingCompensation.TotalMilliseconds - 0.05;
+        Assert.All(connects, c => Assert.True(c.TotalMilliseconds >= floor, $"connect faster than the round trip: {c}"));
+        Assert.InRange(connects.Skip(1).Min().TotalMilliseconds, floor, 52.0);
         Assert.Equal(testbed.ClientIPAddress, ((IPEndPoint)serverSocket.RemoteEndPoint!).Address);
 
         // 300 kB each way: many full-sized segments, which die in the ferry if checksum offload were on.
@@ -259,8 +262,11 @@ public partial class TestbedTests(ITestOutputHelper output)
         double median = Median(rtts), p99 = rtts[(int)Math.Ceiling(0.99 * rtts.Count) - 1];
         output.WriteLine($"one-way {oneWayMilliseconds} ms, {rtts.Count} pings: RTT min {rtts[0]:F3} median {median:F3} p99 {p99:F3} max {rtts[^1]:F3} ms");
         Assert.Equal(200, rtts.Count);
-        Assert.InRange(median, 2 * oneWayMilliseconds, 2 * oneWayMilliseconds + 0.5);
-        Assert.InRange(p99, 2 * oneWayMilliseconds, 2 * oneWayMilliseconds + 2.0);
+        // Compensated for the line's own latency: the median sits on the nominal RTT within the issue-5 target
+        // (max(0.2 ms, 1 %)); with no delay there is nothing to compensate against, the path's own RTT remains.
+        double target = Math.Max(0.2, 0.02 * oneWayMilliseconds);
+        Assert.InRange(median, 2 * oneWayMilliseconds - target, 2 * oneWayMilliseconds + (oneWayMilliseconds == 0 ? 0.5 : target));
+        Assert.InRange(p99, 2 * oneWayMilliseconds - target, 2 * oneWayMilliseconds + 2.0);
     }
 
     private static List<double> Ping(TestbedT testbed, int count, string interval) =>
