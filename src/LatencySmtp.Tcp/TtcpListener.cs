@@ -17,15 +17,18 @@ public sealed class TtcpListener
     private readonly Dictionary<(uint Address, ushort Port), (uint Irs, TimeSpan Until)> _tombstones = new();
     private readonly Queue<(uint Address, ushort Port)> _tombstoneOrder = new();
     private readonly TimeSpan _tombstoneLifetime;
+    private readonly LinkedList<((uint, ushort) Key, Tcb Tcb)> _halfOpen = new();
     private TimeSpan _now;
 
-    public TtcpListener(TtcpHost host, ushort port, int maxConnections = 4096)
+    public TtcpListener(TtcpHost host, ushort port, int maxConnections = 4096, int maxHalfOpen = 256)
     {
         ArgumentNullException.ThrowIfNull(host);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxConnections, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxHalfOpen, 1);
         Host = host;
         Port = port;
         MaxConnections = maxConnections;
+        MaxHalfOpen = Math.Min(maxHalfOpen, maxConnections);
         var o = host.Options;
         var span = TimeSpan.Zero;
         var rto = o.InitialRto;
@@ -40,6 +43,15 @@ public sealed class TtcpListener
     public TtcpHost Host { get; }
     public ushort Port { get; }
     public int MaxConnections { get; }
+
+    /// <summary>Most connections held in SYN-RECEIVED (their SYN data buffered, not yet acted on).</summary>
+    public int MaxHalfOpen { get; }
+
+    /// <summary>Half-open connections now (after pruning).</summary>
+    public int HalfOpen { get { PruneHalfOpen(); return _halfOpen.Count; } }
+
+    /// <summary>Half-open connections recycled to make room for a new SYN (RFC 4987 §3.4).</summary>
+    public long HalfOpenRecycled { get; private set; }
 
     /// <summary>Segments dropped or answered with RST here, without a Tcb.</summary>
     public long Strays { get; private set; }
@@ -74,6 +86,7 @@ public sealed class TtcpListener
             if (_connections.Count >= MaxConnections) { Strays++; return null; } // the client will retransmit
             tcb = Tcb.Accept(Host, new TcpEndpoint(dest, Port), new TcpEndpoint(source, segment.SourcePort), segment, now);
             _connections[key] = tcb;
+            if (!tcb.DataAccepted) AddHalfOpen(key, tcb);
             Offer(tcb);
             return tcb;
         }
@@ -132,6 +145,29 @@ public sealed class TtcpListener
         {
             tcb.HandedToApplication = true;
             _acceptQueue.Enqueue(tcb);
+        }
+    }
+
+    private void AddHalfOpen((uint, ushort) key, Tcb tcb)
+    {
+        PruneHalfOpen();
+        while (_halfOpen.Count >= MaxHalfOpen && _halfOpen.First is { } oldest)
+        {
+            _halfOpen.RemoveFirst();
+            oldest.Value.Tcb.Abort("recycled: too many half-open connections");
+            _connections.Remove(oldest.Value.Key);
+            HalfOpenRecycled++;
+        }
+        _halfOpen.AddLast((key, tcb));
+    }
+
+    private void PruneHalfOpen()
+    {
+        for (var n = _halfOpen.First; n is not null;)
+        {
+            var next = n.Next;
+            if (n.Value.Tcb.DataAccepted || n.Value.Tcb.IsTerminated) _halfOpen.Remove(n);
+            n = next;
         }
     }
 

@@ -8,8 +8,8 @@ public static class CsvFiles
 {
     public static readonly string[] TransactionColumns =
     [
-        "variant", "rtt_ms", "size_bytes", "recipients", "loss", "contact", "rep", "accept_ms", "rtt_count", "segments", "bytes", "outcome",
-        "model_rtt_count", "trace_accept_ms", "trace_client_waits", "trace_check", "error",
+        "variant", "rtt_ms", "size_bytes", "recipients", "loss", "rep", "accept_ms", "rtt_count", "segments", "bytes", "outcome",
+        "model_rtt_count", "trace_accept_ms", "trace_client_waits", "trace_check", "error", "contact",
     ];
 
     public static readonly string[] SummaryColumns =
@@ -21,8 +21,8 @@ public static class CsvFiles
     public static void WriteTransactions(string path, IEnumerable<TransactionRow> rows) =>
         Write(path, TransactionColumns, rows.Select(r => new object?[]
         {
-            r.Variant, r.RttMs, r.SizeBytes, r.Recipients, r.Loss, r.Contact, r.Rep, Round(r.AcceptMs), Round(r.RttCount, 4), r.Segments, r.Bytes, r.Outcome,
-            r.ModelRttCount, r.TraceAcceptMs is { } t ? Round(t) : null, r.TraceClientWaits, r.TraceCheck, r.Error,
+            r.Variant, r.RttMs, r.SizeBytes, r.Recipients, r.Loss, r.Rep, Round(r.AcceptMs), Round(r.RttCount, 4), r.Segments, r.Bytes, r.Outcome,
+            r.ModelRttCount, r.TraceAcceptMs is { } t ? Round(t) : null, r.TraceClientWaits, r.TraceCheck, r.Error, r.Contact,
         }));
 
     public static void WriteSummary(string path, IEnumerable<SummaryRow> rows) =>

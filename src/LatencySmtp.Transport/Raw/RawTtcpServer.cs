@@ -45,6 +45,15 @@ public sealed class RawTtcpServer : IDisposable
 
     public long Malformed => _link.Malformed;
 
+    /// <summary>Snapshot of the listener after the last step: connections, half-open ones, their peak, recycled ones (SYN flood defence).</summary>
+    public (int Connections, int HalfOpen, int PeakHalfOpen, long Recycled) ListenerState
+    {
+        get { lock (_stateLock) return _state; }
+    }
+
+    private readonly Lock _stateLock = new();
+    private (int Connections, int HalfOpen, int PeakHalfOpen, long Recycled) _state;
+
     private void Loop()
     {
         var buffer = new byte[64 * 1024];
@@ -78,7 +87,8 @@ public sealed class RawTtcpServer : IDisposable
             session.Start();
             _sessions[fresh] = session;
         }
-        foreach (var tcb in _listener.Connections.ToList())
+        var live = _listener.Connections.ToList();
+        foreach (var tcb in live)
         {
             if (tcb.NextDeadline is { } due && now >= due) tcb.OnTimer(now);
             if (_sessions.TryGetValue(tcb, out var session)) Serve(tcb, session, buffer);
@@ -90,6 +100,9 @@ public sealed class RawTtcpServer : IDisposable
             }
         }
         while (_listener.TryDequeueOutgoing(out var dest, out var control)) _link.Send(dest, control);
+        var halfOpen = _listener.HalfOpen;
+        lock (_stateLock)
+            _state = (live.Count, halfOpen, Math.Max(_state.PeakHalfOpen, halfOpen), _listener.HalfOpenRecycled);
     }
 
     private void Serve(Tcb tcb, ServerSession session, byte[] buffer)

@@ -179,4 +179,39 @@ public class TtcpCookieTests(ITestOutputHelper output)
         Assert.Empty(link.Listener.Connections);                       // the client's RSTs cleared every half-open one
         Assert.Equal(Rtt, Transact(link).Response);                   // the TAO cache was not poisoned either
     }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void A_SYN_data_flood_keeps_state_bounded_and_the_cookie_client_served_in_one_RTT(bool cookie)
+    {
+        var link = NewLink(cookie ? Cookie() : new TtcpOptions());
+        Transact(link);
+        Transact(link);
+        // The flood's SYN-ACKs go to ports nobody answers (an absent or silenced host): no RST clears them.
+        link.DropFilter = p => p.Direction == InMemoryLink.Direction.ToClient && p.Segment.DestinationPort >= 50000;
+        var rng = new Random(7);
+        var junk = new byte[1000];
+        rng.NextBytes(junk);
+        var responses = new List<TimeSpan>();
+        for (int burst = 0; burst < 5; burst++)
+        {
+            for (int i = 0; i < 1000; i++)
+            {
+                var syn = new TcpSegment((ushort)(50000 + burst * 1000 + i), InMemoryLink.ServerPort, (uint)rng.Next(), 0,
+                    TcpFlags.Syn | TcpFlags.Fin, 65535,
+                    new TcpOptions { Mss = 1460, CCNew = (uint)rng.Next(1, int.MaxValue), FastOpenCookie = cookie ? BitConverter.GetBytes(rng.NextInt64()) : null }, junk);
+                link.Listener.OnSegment(InMemoryLink.ClientAddress, InMemoryLink.ServerAddress, syn, link.Now);
+            }
+            Assert.True(link.Listener.HalfOpen <= link.Listener.MaxHalfOpen);
+            responses.Add(Transact(link).Response);
+        }
+        output.WriteLine($"recycled {link.Listener.HalfOpenRecycled}, half-open {link.Listener.HalfOpen}, responses {string.Join(", ", responses)}");
+        Assert.True(link.Listener.HalfOpenRecycled >= 5000 - link.Listener.MaxHalfOpen);
+        Assert.True(link.Listener.Connections.Count() <= link.Listener.MaxHalfOpen + 2);
+        // Valid cookie: never half-open, never recycled, one RTT. Plain ttcp: the spoofed CC.NEW SYNs make
+        // the server forget the client's CC (RFC 1644 §3.3), so the client is served, but in two RTTs.
+        Assert.All(responses, r => Assert.Equal(cookie ? Rtt : 2 * Rtt, r));
+        Assert.Equal(7, link.Deliveries.Count);                        // nothing of the flood reached the application
+    }
 }
