@@ -19,6 +19,7 @@ internal static class PlotCommand
             var summary = Statistics.Summarise(rows, r => DeliveredFrom(old, r));
             CsvFiles.WriteSummary(Path.Combine(folder, "summary.csv"), summary);
             LatencyChart.Write(folder, $"{Path.GetFileName(Path.GetFullPath(folder).TrimEnd('/'))}: time to accept one message", summary);
+            if (LossChart.Applies(summary)) LossChart.Write(folder, $"{Path.GetFileName(Path.GetFullPath(folder).TrimEnd('/'))}: time to accept under loss", summary);
             RunCommand.PrintSummary(summary);
             return Task.FromResult(0);
         }));

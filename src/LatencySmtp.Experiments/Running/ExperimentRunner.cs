@@ -77,6 +77,7 @@ public sealed class ExperimentRunner(ExperimentSpec spec, string outputDirectory
         CsvFiles.WriteTransactions(Path.Combine(outputDirectory, "transactions.csv"), _rows);
         CsvFiles.WriteSummary(Path.Combine(outputDirectory, "summary.csv"), summary);
         LatencyChart.Write(outputDirectory, $"{spec.Name}: time to accept one message", summary);
+        if (LossChart.Applies(summary)) LossChart.Write(outputDirectory, $"{spec.Name}: time to accept under loss", summary);
         run.Interrupted = interrupted;
         run.Write(Path.Combine(outputDirectory, "run.json"));
         if (interrupted) throw new OperationCanceledException("interrupted", cancel);

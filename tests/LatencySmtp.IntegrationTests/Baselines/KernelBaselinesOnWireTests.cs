@@ -110,7 +110,7 @@ public sealed class KernelBaselinesOnWireTests(KernelBaselinesBed fixture) : ICl
     public async Task Client_waits_on_the_wire_equal_the_model(SmtpVariant v, int recipients, int waits)
     {
         Assert.Equal(waits, v.ModelRoundTrips(recipients));
-        await SendAsync(v, recipients, "warm-up");                 // JIT and first-connection costs stay out of the capture
+        await SendAsync(v, recipients, $"warm-up-{v.Name()}-n{recipients}");               // JIT and first-connection costs stay out of the capture
         var (traces, results, _) = await CaptureAsync(v, recipients, 2, $"{v.Name()}-n{recipients}");
         for (int i = 0; i < traces.Count; i++)
         {
