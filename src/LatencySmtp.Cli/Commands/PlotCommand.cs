@@ -16,7 +16,7 @@ internal static class PlotCommand
             var rows = CsvFiles.ReadTransactions(Path.Combine(folder, "transactions.csv"));
             // Delivered counts come from the server side and are not in transactions.csv: keep the old summary's.
             var old = File.Exists(Path.Combine(folder, "summary.csv")) ? File.ReadAllLines(Path.Combine(folder, "summary.csv")) : [];
-            var summary = Statistics.Summarise(rows, r => DeliveredFrom(old, r));
+            var summary = Statistics.Summarise(rows, r => CountFrom(old, r, "delivered"), r => CountFrom(old, r, "duplicates"));
             CsvFiles.WriteSummary(Path.Combine(folder, "summary.csv"), summary);
             LatencyChart.Write(folder, $"{Path.GetFileName(Path.GetFullPath(folder).TrimEnd('/'))}: time to accept one message", summary);
             if (LossChart.Applies(summary)) LossChart.Write(folder, $"{Path.GetFileName(Path.GetFullPath(folder).TrimEnd('/'))}: time to accept under loss", summary);
@@ -26,18 +26,20 @@ internal static class PlotCommand
         return cmd;
     }
 
-    private static long DeliveredFrom(string[] summaryLines, TransactionRow r)
+    /// <summary>A server-side count (delivered, duplicates) of the row's cell in the previous summary.csv; -1 when absent.</summary>
+    private static long CountFrom(string[] summaryLines, TransactionRow r, string column)
     {
         if (summaryLines.Length < 2) return -1;
         var header = summaryLines[0].Split(',');
         int Col(string n) => Array.IndexOf(header, n);
+        static string I(double v) => v.ToString(System.Globalization.CultureInfo.InvariantCulture);
         foreach (var line in summaryLines.Skip(1))
         {
             var f = line.Split(',');
-            if (f[Col("variant")] == r.Variant && f[Col("rtt_ms")] == r.RttMs.ToString(System.Globalization.CultureInfo.InvariantCulture)
-                && f[Col("size_bytes")] == r.SizeBytes.ToString(System.Globalization.CultureInfo.InvariantCulture)
-                && f[Col("recipients")] == r.Recipients.ToString(System.Globalization.CultureInfo.InvariantCulture))
-                return long.Parse(f[Col("delivered")], System.Globalization.CultureInfo.InvariantCulture);
+            if (f[Col("variant")] == r.Variant && f[Col("rtt_ms")] == I(r.RttMs) && f[Col("size_bytes")] == I(r.SizeBytes)
+                && f[Col("recipients")] == I(r.Recipients) && f[Col("loss")] == I(r.Loss) && (Col("contact") < 0 || f[Col("contact")] == r.Contact)
+                && Col(column) >= 0)
+                return long.Parse(f[Col(column)], System.Globalization.CultureInfo.InvariantCulture);
         }
         return -1;
     }

@@ -32,11 +32,11 @@ internal static class RunCommand
     public static void PrintSummary(IReadOnlyList<SummaryRow> summary)
     {
         var table = new Table().Border(TableBorder.Rounded);
-        foreach (var c in new[] { "variant", "contact", "rtt ms", "size", "rcpt", "n", "accepted", "delivered", "dup", "median ms", "p10 ms", "p90 ms", "median rtt_count", "model" })
+        foreach (var c in new[] { "variant", "contact", "rtt ms", "loss %", "size", "rcpt", "n", "accepted", "delivered", "dup", "median ms", "p10 ms", "p90 ms", "median rtt_count", "model" })
             table.AddColumn(new TableColumn(c).RightAligned());
         static string F(double v, string f = "F1") => double.IsNaN(v) ? "-" : v.ToString(f, CultureInfo.InvariantCulture);
         foreach (var r in summary)
-            table.AddRow(r.Variant, r.Contact, F(r.RttMs, "g"), r.SizeBytes.ToString(CultureInfo.InvariantCulture), r.Recipients.ToString(CultureInfo.InvariantCulture),
+            table.AddRow(r.Variant, r.Contact, F(r.RttMs, "g"), F(r.Loss * 100, "g"), r.SizeBytes.ToString(CultureInfo.InvariantCulture), r.Recipients.ToString(CultureInfo.InvariantCulture),
                 r.N.ToString(CultureInfo.InvariantCulture), r.Accepted.ToString(CultureInfo.InvariantCulture), r.Delivered.ToString(CultureInfo.InvariantCulture),
                 r.Duplicates.ToString(CultureInfo.InvariantCulture), F(r.MedianAcceptMs), F(r.P10AcceptMs), F(r.P90AcceptMs), F(r.MedianRttCount, "F3"), r.ModelRttCount.ToString(CultureInfo.InvariantCulture));
         // Redirected output (CI, tee) has no terminal width: do not squash the table into 80 columns.

@@ -14,7 +14,7 @@ public static class LatencyChart
         var plot = new Plot();
         var measuredColor = Colors.SteelBlue;
         var modelColor = Colors.Orange.WithAlpha(0.75);
-        var cells = summary.OrderBy(s => s.RttMs).ThenBy(s => s.Variant, StringComparer.Ordinal).ThenBy(s => s.Contact, StringComparer.Ordinal).ToList();
+        var cells = summary.OrderBy(s => s.RttMs).ThenBy(s => s.Loss).ThenBy(s => s.Variant, StringComparer.Ordinal).ThenBy(s => s.Contact, StringComparer.Ordinal).ToList();
         var contacts = cells.Select(s => s.Contact).Distinct().Count() > 1;
         var ticks = new List<Tick>();
         var bars = new List<Bar>();
@@ -35,6 +35,7 @@ public static class LatencyChart
             bars.Add(new Bar { Position = x + 1, Value = model, FillColor = modelColor, Label = $"{model:F0}" });
             var name = contacts ? $"{c.Variant}\n{c.Contact}" : c.Variant;
             var label = cells.Select(s => s.RttMs).Distinct().Count() > 1 ? $"{name}\n{c.RttMs:g} ms" : name;
+            if (cells.Select(s => s.Loss).Distinct().Count() > 1) label += $"\n{c.Loss * 100:g} % loss";
             ticks.Add(new Tick(x + 0.5, label));
             if (!double.IsNaN(c.P10AcceptMs))
             {

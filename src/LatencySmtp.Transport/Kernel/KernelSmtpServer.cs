@@ -21,6 +21,9 @@ public sealed record KernelServerOptions
     public TimeSpan SessionTimeout { get; init; } = TimeSpan.FromMinutes(30);
     /// <summary>Concurrent sessions; one more gets 421 4.3.2 and is closed (RFC 5321 §3.8).</summary>
     public int MaxSessions { get; init; } = 100;
+    /// <summary>Concurrent sessions from one client address (as Postfix's smtpd_client_connection_count_limit):
+    /// one host holding idle connections cannot take every slot.</summary>
+    public int MaxSessionsPerClient { get; init; } = 20;
     public bool FastOpen { get; init; }
     /// <summary>
     /// Classic mode: a client that sends before the 220 greeting gets "554 5.5.0" and is closed (RFC 5321
@@ -103,26 +106,60 @@ public sealed class KernelSmtpServer : IAsyncDisposable
                 return;
             }
             client.NoDelay = true;
+            var address = (client.RemoteEndPoint as IPEndPoint)?.Address ?? IPAddress.None;
             if (Interlocked.Increment(ref _sessions) > _options.MaxSessions)
             {
                 Interlocked.Decrement(ref _sessions);
                 Interlocked.Increment(ref _refused);
                 // RFC 5321 §3.8: a server that cannot serve now answers 421 and closes.
-                _ = RefuseAsync(client);
+                _ = RefuseAsync(client, "too many sessions, try later");
+                continue;
+            }
+            if (!TryAddClientSession(address))
+            {
+                Interlocked.Decrement(ref _sessions);
+                Interlocked.Increment(ref _refused);
+                _ = RefuseAsync(client, "too many sessions from your address, try later");
                 continue;
             }
             _ = Task.Run(async () =>
             {
                 try { await ServeAsync(client); }
-                finally { Interlocked.Decrement(ref _sessions); }
+                finally
+                {
+                    RemoveClientSession(address);
+                    Interlocked.Decrement(ref _sessions);
+                }
             });
         }
     }
 
-    private async Task RefuseAsync(Socket client)
+    private readonly Dictionary<IPAddress, int> _perClient = [];
+
+    private bool TryAddClientSession(IPAddress address)
+    {
+        lock (_perClient)
+        {
+            var n = _perClient.GetValueOrDefault(address);
+            if (n >= _options.MaxSessionsPerClient) return false;
+            _perClient[address] = n + 1;
+            return true;
+        }
+    }
+
+    private void RemoveClientSession(IPAddress address)
+    {
+        lock (_perClient)
+        {
+            if (_perClient.TryGetValue(address, out var n) && n > 1) _perClient[address] = n - 1;
+            else _perClient.Remove(address);
+        }
+    }
+
+    private async Task RefuseAsync(Socket client, string why)
     {
         using (client)
-            await CloseWithAsync(client, SmtpReply.Single(421, $"4.3.2 {_options.Smtp.HostName} too many sessions, try later"));
+            await CloseWithAsync(client, SmtpReply.Single(421, $"4.3.2 {_options.Smtp.HostName} {why}"));
     }
 
     private async Task ServeAsync(Socket client)
@@ -227,7 +264,10 @@ public sealed class KernelSmtpServer : IAsyncDisposable
             if (session.HasOutput)
             {
                 var output = session.TakeOutput();
-                await client.SendAsync(output, SocketFlags.None, cancel);
+                // A client that sends but never reads must not hold the session past the idle timeout.
+                using var stalled = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+                stalled.CancelAfter(_options.IdleTimeout);
+                await client.SendAsync(output, SocketFlags.None, stalled.Token);
                 continue;
             }
             if (session.PendingDelivery is null) return;

@@ -183,6 +183,40 @@ public sealed class KernelServerRobustnessTests
     }
 
     [Fact]
+    public async Task One_address_cannot_take_every_slot()
+    {
+        await using var server = ClassicServer.Start(configure: o => o with { MaxSessions = 10, MaxSessionsPerClient = 2 });
+        using var a = await RawSmtpConnection.OpenAsync(server.Endpoint);
+        using var b = await RawSmtpConnection.OpenAsync(server.Endpoint);
+        Assert.Equal(220, (await a.ReadReplyAsync())?.Code);
+        Assert.Equal(220, (await b.ReadReplyAsync())?.Code);
+        using var third = await RawSmtpConnection.OpenAsync(server.Endpoint);
+        var refused = await third.ReadReplyAsync();
+        Assert.Equal(421, refused?.Code);
+        Assert.Contains("from your address", refused!.Value.Text);
+        Assert.True(server.Server.ActiveSessions <= 2);
+    }
+
+    [Fact]
+    public async Task A_client_that_never_reads_is_dropped_after_the_idle_timeout()
+    {
+        await using var server = ClassicServer.Start(configure: o => o with { IdleTimeout = TimeSpan.FromMilliseconds(500) });
+        using var client = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        client.ReceiveBufferSize = 4096;
+        await client.ConnectAsync(server.Endpoint);
+        // Pipeline NOOPs and never read: the server's replies fill both socket buffers and its send stalls.
+        var noops = System.Text.Encoding.ASCII.GetBytes(string.Concat(Enumerable.Repeat("NOOP\r\n", 400_000)));
+        var clock = Stopwatch.StartNew();
+        var sending = client.SendAsync(noops);          // never completes while nobody reads; not awaited
+        for (int i = 0; i < 200 && (server.Server.ActiveSessions > 0 || clock.Elapsed < TimeSpan.FromMilliseconds(100)); i++)
+            await Task.Delay(50);
+        Assert.Equal(0, server.Server.ActiveSessions);
+        Assert.InRange(clock.Elapsed.TotalSeconds, 0.4, 10);
+        client.Dispose();
+        try { await sending; } catch (Exception e) when (e is System.Net.Sockets.SocketException or ObjectDisposedException) { }
+    }
+
+    [Fact]
     public async Task An_idle_client_gets_421_and_a_cut_DATA_delivers_nothing()
     {
         await using var server = ClassicServer.Start(configure: o => o with { IdleTimeout = TimeSpan.FromMilliseconds(300) });
