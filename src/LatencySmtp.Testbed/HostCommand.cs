@@ -2,7 +2,7 @@ using System.Diagnostics;
 
 namespace LatencySmtp.Testbed;
 
-/// <summary>Runs the host's network tools (ip, nft, ethtool, sysctl) with a bounded wait.</summary>
+/// <summary>The host's network tools (ip, nft, ethtool, sysctl) for the testbed: failures become <see cref="TestbedException"/>.</summary>
 internal static class HostCommand
 {
     public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(15);
@@ -20,34 +20,15 @@ internal static class HostCommand
 
     public static Result TryRun(string file, IEnumerable<string> args, string? standardInput = null, TimeSpan? timeout = null)
     {
-        var start = new ProcessStartInfo(file)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-        };
-        foreach (var arg in args) start.ArgumentList.Add(arg);
-        using var process = Process.Start(start) ?? throw new TestbedException($"cannot start {file}");
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
         try
         {
-            if (standardInput is not null) process.StandardInput.Write(standardInput);
-            process.StandardInput.Close();
+            var (code, stdout, stderr) = Transport.Linux.HostCommand.TryRun(file, args, standardInput, timeout ?? DefaultTimeout);
+            return new Result(code, stdout, stderr);
         }
-        catch (IOException)
+        catch (Exception e) when (e is TimeoutException or InvalidOperationException)
         {
-            // the tool exited without reading its input: its exit code and stderr tell why
+            throw new TestbedException(e.Message, e);
         }
-        if (!process.WaitForExit(timeout ?? DefaultTimeout))
-        {
-            try { process.Kill(entireProcessTree: true); } catch (InvalidOperationException) { }
-            process.WaitForExit(TimeSpan.FromSeconds(5));
-            throw new TestbedException($"'{file} {string.Join(' ', args)}' did not finish within {(timeout ?? DefaultTimeout).TotalSeconds} s");
-        }
-        process.WaitForExit();   // drains the redirected streams
-        return new Result(process.ExitCode, stdout.GetAwaiter().GetResult(), stderr.GetAwaiter().GetResult());
     }
 
     /// <summary>ip [-n ns] args...</summary>

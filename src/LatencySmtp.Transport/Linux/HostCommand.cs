@@ -19,25 +19,31 @@ public static class HostCommand
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
-            RedirectStandardInput = stdin is not null,
+            RedirectStandardInput = true,
             UseShellExecute = false,
         };
         foreach (var a in args) psi.ArgumentList.Add(a);
         using var p = Process.Start(psi) ?? throw new InvalidOperationException($"cannot start {file}");
-        if (stdin is not null)
-        {
-            p.StandardInput.Write(stdin);
-            p.StandardInput.Close();
-        }
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(timeout ?? TimeSpan.FromSeconds(20)))
+        try
+        {
+            if (stdin is not null) p.StandardInput.Write(stdin);
+            p.StandardInput.Close();
+        }
+        catch (IOException)
+        {
+            // the tool exited without reading its input: its exit code and stderr tell why
+        }
+        var limit = timeout ?? TimeSpan.FromSeconds(20);
+        if (!p.WaitForExit(limit))
         {
             try { p.Kill(entireProcessTree: true); } catch (InvalidOperationException) { }
-            throw new TimeoutException($"{file} {string.Join(' ', args)} did not finish in time");
+            p.WaitForExit(TimeSpan.FromSeconds(5));
+            throw new TimeoutException($"'{file} {string.Join(' ', args)}' did not finish within {limit.TotalSeconds} s");
         }
-        p.WaitForExit();
-        return (p.ExitCode, stdout.Result, stderr.Result);
+        p.WaitForExit();   // drains the redirected streams
+        return (p.ExitCode, stdout.GetAwaiter().GetResult(), stderr.GetAwaiter().GetResult());
     }
 
     /// <summary>Runs <paramref name="file"/> inside network namespace <paramref name="netns"/> (null: here).</summary>
