@@ -112,6 +112,8 @@ internal sealed class InMemoryLink
     public bool RunUntilQuiet(TimeSpan limit) => Run(() => false, limit);
 
     /// <summary>Moves queued output onto the wire and lets the server application act.</summary>
+    private readonly Dictionary<Tcb, MemoryStream> _received = new(ReferenceEqualityComparer.Instance);
+
     public void Pump()
     {
         for (int round = 0; round < 100; round++)
@@ -126,10 +128,18 @@ internal sealed class InMemoryLink
             while (ServerApplication && Listener.TryAcceptNew() is { } accepted) { _serverApp.Add(accepted); Accepted.Add(accepted); }
             foreach (var app in _serverApp.ToArray())
             {
-                if (app.IsTerminated && app.Available == 0) { _serverApp.Remove(app); continue; }
+                if (app.IsTerminated && app.Available == 0) { _serverApp.Remove(app); _received.Remove(app); continue; }
+                // Read as data arrives, as the real server does, so the receive window keeps opening.
+                if (!_received.TryGetValue(app, out var sofar)) _received[app] = sofar = new MemoryStream();
+                if (app.Available > 0)
+                {
+                    var chunk = new byte[app.Available];
+                    sofar.Write(chunk, 0, app.Read(chunk));
+                    any = true;
+                }
                 if (!app.PeerFinReceived) continue;
-                var request = new byte[app.Available];
-                app.Read(request);
+                var request = sofar.ToArray();
+                _received.Remove(app);
                 Deliveries.Add(request);
                 _serverApp.Remove(app);
                 if (app.IsTerminated) continue;
