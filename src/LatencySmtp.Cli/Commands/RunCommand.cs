@@ -23,7 +23,7 @@ internal static class RunCommand
             Console.WriteLine($"experiment {s.Name}: {s.CellCount} cell(s) x {s.Repetitions} repetitions -> {dir}");
             var outcome = await new ExperimentRunner(s, dir, Console.Out).RunAsync(Environment.GetCommandLineArgs(), cancel);
             PrintSummary(outcome.Summary);
-            Console.WriteLine($"wrote {Path.Combine(dir, "transactions.csv")}, summary.csv, latency.png, run.json");
+            Console.WriteLine($"wrote {dir}/: {string.Join(", ", Directory.GetFiles(dir).Select(Path.GetFileName).Order(StringComparer.Ordinal))}");
             return outcome.Transactions.Any(r => r.Outcome != "accepted") ? 3 : 0;
         }));
         return cmd;
