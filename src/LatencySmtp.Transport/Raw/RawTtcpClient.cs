@@ -34,8 +34,9 @@ public sealed class RawTtcpClient : IDisposable
         var limit = timeout ?? TimeSpan.FromSeconds(30);
         session.Start();
         var request = session.TakeOutput();
-        var clock = Stopwatch.StartNew();
         var tcb = Tcb.Connect(_host, local, remote, request, closeAfterRequest: true, MonotonicClock.Now);
+        // accept_ms starts when the first SYN leaves (DESIGN.md), not before the TCB was built.
+        var clock = Stopwatch.StartNew();
         double acceptMs = double.NaN;
         string? error = null;
         var buffer = new byte[64 * 1024];
