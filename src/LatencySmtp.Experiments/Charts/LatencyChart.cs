@@ -14,7 +14,7 @@ public static class LatencyChart
         var plot = new Plot();
         var measuredColor = Colors.SteelBlue;
         var modelColor = Colors.Orange.WithAlpha(0.75);
-        var cells = summary.OrderBy(s => s.RttMs).ThenBy(s => s.Loss).ThenBy(s => s.Variant, StringComparer.Ordinal).ThenBy(s => s.Contact, StringComparer.Ordinal).ToList();
+        var cells = summary.OrderBy(s => s.RttMs).ThenBy(s => s.Loss).ThenBy(s => VariantOrder(s.Variant)).ThenBy(s => s.Contact, StringComparer.Ordinal).ToList();
         var contacts = cells.Select(s => s.Contact).Distinct().Count() > 1;
         var ticks = new List<Tick>();
         var bars = new List<Bar>();
@@ -48,6 +48,9 @@ public static class LatencyChart
         barPlot.ValueLabelStyle.FontSize = 12;
         plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(ticks.ToArray());
         plot.Axes.Margins(bottom: 0);
+        // Headroom above the tallest bar so the legend never covers one.
+        var top = cells.SelectMany(c => new[] { c.P90AcceptMs, c.MedianAcceptMs, c.ModelRttCount * c.RttMs }).Where(v => !double.IsNaN(v)).DefaultIfEmpty(1).Max();
+        plot.Axes.SetLimitsY(0, top * 1.3);
         plot.Title(title);
         plot.YLabel("time to accept (ms)");
         plot.Legend.ManualItems.Add(new LegendItem { LabelText = "measured median (line: p10–p90)", FillColor = measuredColor });
@@ -58,4 +61,8 @@ public static class LatencyChart
         plot.SavePng(Path.Combine(directory, "latency.png"), width, 480);
         plot.SaveSvg(Path.Combine(directory, "latency.svg"), width, 480);
     }
+
+    /// <summary>DESIGN.md's order (classic … ttcp-cookie): from most waits to fewest; unknown names last.</summary>
+    private static int VariantOrder(string name) =>
+        Enum.GetValues<LatencySmtp.Transport.SmtpVariant>().FirstOrDefault(v => LatencySmtp.Transport.SmtpVariants.Name(v) == name, (LatencySmtp.Transport.SmtpVariant)99) is var v ? (int)v : 99;
 }
