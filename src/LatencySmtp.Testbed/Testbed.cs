@@ -60,8 +60,8 @@ public sealed class Testbed : IDisposable
     public string MiddleServerInterface => "veth-s";
     public uint ClientAddress => Subnet | 1;
     public uint ServerAddress => Subnet | 2;
-    public IPAddress ClientIPAddress => ToIPAddress(ClientAddress);
-    public IPAddress ServerIPAddress => ToIPAddress(ServerAddress);
+    public IPAddress ClientIPAddress => Routes.ToAddress(ClientAddress);
+    public IPAddress ServerIPAddress => Routes.ToAddress(ServerAddress);
     public byte[] ClientHardwareAddress => (byte[])ClientMac.Clone();
     public byte[] ServerHardwareAddress => (byte[])ServerMac.Clone();
     /// <summary>"netem" or "userspace-delay-line": which emulator carries this testbed's link.</summary>
@@ -89,7 +89,6 @@ public sealed class Testbed : IDisposable
         get { lock (delayLineLog) return string.Join('\n', delayLineLog); }
     }
 
-    public static IPAddress ToIPAddress(uint address) => new([(byte)(address >> 24), (byte)(address >> 16), (byte)(address >> 8), (byte)address]);
 
     public static Testbed Create(TestbedOptions options)
     {
