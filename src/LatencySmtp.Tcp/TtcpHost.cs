@@ -34,6 +34,9 @@ public sealed class TtcpHost
         return _ccGen;
     }
 
+    /// <summary>The CC given to the last connection (0 before the first).</summary>
+    public uint LastCC => _ccGen;
+
     /// <summary>Starts CCgen elsewhere, e.g. to test wrap-around or to continue after a restart.</summary>
     public void SeedCC(uint last) => _ccGen = last;
 

@@ -17,7 +17,12 @@ internal static class SendCommand
         var helo = new Option<string>("--helo") { Description = "client host name", DefaultValueFactory = _ => Environment.MachineName };
         var netns = new Option<string?>("--netns") { Description = "network namespace to send from (default: the current one)" };
         var timeout = new Option<double>("--timeout") { Description = "seconds", DefaultValueFactory = _ => 30 };
-        var cmd = new Command("send", "Send one message with one variant and print how long it took") { variant, server, from, to, message, helo, netns, timeout };
+        var state = new Option<string>("--ttcp-state")
+        {
+            Description = "ttcp/ttcp-cookie: file keeping the T/TCP host state (CCgen, TAO entry, cookie) across sends, as a kernel would; 'none' for a fresh host (first contact)",
+            DefaultValueFactory = _ => Transport.Raw.TtcpHostState.DefaultPath,
+        };
+        var cmd = new Command("send", "Send one message with one variant and print how long it took") { variant, server, from, to, message, helo, netns, timeout, state };
         cmd.SetAction((pr, cancel) => Endpoints.Guard(async () =>
         {
             var v = SmtpVariants.Parse(pr.GetValue(variant)!);
@@ -30,7 +35,8 @@ internal static class SendCommand
             if (v.IsRaw()) Endpoints.RequireRoot($"send --variant {v.Name()}");
             if (v == SmtpVariant.Tfo && LatencySmtp.Transport.Kernel.SocketOptions.FastOpenWarning(1, ns) is { } tfoWarning)
                 Console.Error.WriteLine($"warning: {tfoWarning}");
-            using var client = VariantFactory.CreateClient(v, new ClientSetup(ep, ns));
+            var stateFile = pr.GetValue(state) is { } f && f != "none" ? f : null;
+            using var client = VariantFactory.CreateClient(v, new ClientSetup(ep, ns, StateFile: v.IsRaw() ? stateFile : null));
             var result = await client.SendAsync(identity, request, limit, cancel);
             Console.WriteLine($"server:   {result.ServerIdentity ?? "(none)"}");
             Console.WriteLine($"outcome:  {result.OutcomeLabel}{(result.FinalReply is { } r ? $" ({r.Code} {string.Join(" / ", r.Lines)})" : "")}");

@@ -88,7 +88,9 @@ internal sealed class RawVariantClient : IVariantClient
             : null;
         try
         {
-            return new RawVariantClient(variant, setup, new RawTtcpClient(RawLink.Open(setup.Namespace, iface, Routes.ToUInt32(source)), RawVariantOptions.For(variant)), silencer);
+            var client = new RawTtcpClient(RawLink.Open(setup.Namespace, iface, Routes.ToUInt32(source)), RawVariantOptions.For(variant));
+            if (setup.StateFile is { } state) TtcpHostState.Load(client.Host, state);
+            return new RawVariantClient(variant, setup, client, silencer);
         }
         catch
         {
@@ -105,6 +107,11 @@ internal sealed class RawVariantClient : IVariantClient
 
     public void Dispose()
     {
+        if (_setup.StateFile is { } state)
+        {
+            try { TtcpHostState.Save(_client.Host, state, [Routes.ToUInt32(_setup.Server.Address)]); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }   // the next send is a first contact, no more
+        }
         _client.Dispose();
         _silencer?.Dispose();
     }

@@ -13,8 +13,9 @@ public sealed record ServerSetup(IPEndPoint Listen, string? Namespace, Maildir M
     string? Interface = null, bool SilenceKernel = true, TextWriter? Log = null);
 
 /// <summary>Where and how a variant's client sends.</summary>
+/// <param name="StateFile">for raw variants: keep the T/TCP host state (CCgen, TAO entry, cookie) in this file across processes</param>
 public sealed record ClientSetup(IPEndPoint Server, string? Namespace, string? Interface = null, IPAddress? Source = null,
-    bool SilenceKernel = true);
+    bool SilenceKernel = true, string? StateFile = null);
 
 /// <summary>A running server of one variant.</summary>
 public interface IVariantServer : IAsyncDisposable
