@@ -4,6 +4,11 @@ using LatencySmtp.Cli.Commands;
 // The delay line runs as its own process inside the middle namespace (started by the testbed).
 if (args.Length > 0 && args[0] == "__delay-line") return LatencySmtp.Testbed.DelayLineProgram.Main(args[1..]);
 
+// Servers and clients share this process in experiments: a few blocking calls (fsync, TFO's first send)
+// must not leave async work waiting for the thread pool's slow thread injection (~0.5 s per thread).
+ThreadPool.GetMinThreads(out var workers, out var io);
+ThreadPool.SetMinThreads(Math.Max(workers, 32), io);
+
 var root = new RootCommand("latency-smtp: how many round trips does it take to hand a mail to a server, and how few can it take?");
 root.Subcommands.Add(ServeCommand.Create());
 root.Subcommands.Add(SendCommand.Create());

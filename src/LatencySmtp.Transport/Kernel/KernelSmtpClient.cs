@@ -40,14 +40,16 @@ public static class KernelSmtpClient
                     // Blocking calls on a socket that has not been used asynchronously yet: a non-blocking
                     // send() without a cookie would fail with EINPROGRESS instead of waiting for the handshake.
                     socket.SendTimeout = (int)Math.Clamp(limit.TotalMilliseconds, 1, int.MaxValue);
-                    await Task.Run(() =>
+                    // On a dedicated thread: on first contact the send blocks for a whole handshake, and a blocked
+                    // thread-pool thread can starve the awaits around it (the pool adds threads only every ~0.5 s).
+                    await Task.Factory.StartNew(() =>
                     {
                         socket.Connect(server);           // returns at once: the SYN waits for the first send
                         session.Start();
                         var first = session.TakeOutput();
                         for (int sent = 0; sent < first.Length;)
                             sent += socket.Send(first, sent, first.Length - sent, SocketFlags.None);
-                    }, deadline.Token);
+                    }, deadline.Token, TaskCreationOptions.LongRunning, TaskScheduler.Default);
                 }
                 else
                 {
