@@ -60,7 +60,8 @@ public sealed record VersionInfo(string Tool, string Dotnet, string? GitCommit, 
     {
         var tool = typeof(RunInfo).Assembly.GetName().Version?.ToString() ?? "0";
         string? commit = Git("rev-parse HEAD");
-        bool? dirty = commit is null ? null : !string.IsNullOrWhiteSpace(Git("status --porcelain --untracked-files=no"));
+        // Dirty = tracked files other than results/ differ from the commit (runs rewrite results/ themselves).
+        bool? dirty = commit is null ? null : !string.IsNullOrWhiteSpace(Git("status --porcelain --untracked-files=no -- . :!results"));
         return new VersionInfo(tool, RuntimeInformation.FrameworkDescription, commit?.Trim(), dirty);
     }
 
