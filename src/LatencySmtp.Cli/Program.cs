@@ -15,6 +15,7 @@ root.Subcommands.Add(SendCommand.Create());
 root.Subcommands.Add(RunCommand.Create());
 root.Subcommands.Add(AnalyzeCommand.Create());
 root.Subcommands.Add(PlotCommand.Create());
+root.Subcommands.Add(ReportCommand.Create());
 root.Subcommands.Add(TestbedCommand.Create());
 // First Ctrl-C or SIGTERM: cancel the running command so it finishes cleanly (results written, testbed
 // removed); a second Ctrl-C stops at once (ProcessExit hooks still remove testbeds).

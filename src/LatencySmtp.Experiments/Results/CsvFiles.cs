@@ -55,6 +55,20 @@ public static class CsvFiles
         return rows;
     }
 
+    /// <summary>Any of the result CSVs as rows of column name to field text (empty fields stay empty).</summary>
+    public static IReadOnlyList<IReadOnlyDictionary<string, string>> ReadTable(string path)
+    {
+        var lines = File.ReadAllLines(path).Where(l => l.Length > 0).ToArray();
+        if (lines.Length == 0) return [];
+        var header = Split(lines[0]);
+        return lines.Skip(1).Select(line =>
+        {
+            var f = Split(line);
+            if (f.Length != header.Length) throw new FormatException($"{path}: {f.Length} fields where the header has {header.Length}: {line}");
+            return (IReadOnlyDictionary<string, string>)header.Zip(f).ToDictionary(p => p.First, p => p.Second);
+        }).ToList();
+    }
+
     private static double Round(double v, int digits = 3) => double.IsNaN(v) ? double.NaN : Math.Round(v, digits);
 
     private static void Write(string path, string[] header, IEnumerable<object?[]> rows)

@@ -1,0 +1,60 @@
+using LatencySmtp.Experiments.Results;
+
+namespace LatencySmtp.Tests.Experiments;
+
+public sealed class PaperTablesTests
+{
+    private static string RepositoryRoot()
+    {
+        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
+            if (File.Exists(Path.Combine(d.FullName, "LatencySmtp.sln"))) return d.FullName;
+        throw new DirectoryNotFoundException("no LatencySmtp.sln above " + AppContext.BaseDirectory);
+    }
+
+    /// <summary>paper-notes.md pastes no number by hand: each marked table is what 'latency-smtp report' makes of the committed results.</summary>
+    [Fact]
+    public void Paper_notes_tables_are_the_committed_results()
+    {
+        var root = RepositoryRoot();
+        var doc = File.ReadAllText(Path.Combine(root, "paper-notes.md"));
+        var regenerated = PaperTables.UpdateDocument(doc, root, out var tables);
+        Assert.True(tables >= 4, $"only {tables} marked tables in paper-notes.md");
+        Assert.True(doc == regenerated, "paper-notes.md tables differ from results/: run 'latency-smtp report --update paper-notes.md'");
+    }
+
+    private static string Folder(string summary, string transactions)
+    {
+        var dir = Directory.CreateTempSubdirectory("lsm-tables-").FullName;
+        File.WriteAllText(Path.Combine(dir, "summary.csv"), summary);
+        File.WriteAllText(Path.Combine(dir, "transactions.csv"), transactions);
+        return dir;
+    }
+
+    [Fact]
+    public void Transaction_table_keeps_varying_dimensions_and_counts_trace_agreement()
+    {
+        var s = string.Join('\n', string.Join(',', CsvFiles.SummaryColumns),
+            "ttcp,50,1024,1,0,repeat,2,2,2,2,0,52.5,52.1,53,1.05,1,3,1308",
+            "ttcp,50,1024,1,0.05,repeat,2,2,1,1,0,1051.26,52,1100,21.026,1,5,1309") + "\n";
+        var t = string.Join('\n', string.Join(',', CsvFiles.TransactionColumns),
+            "ttcp,50,1024,1,0,0,52.1,1.042,3,1308,accepted,1,52.2,1,ok,,repeat",
+            "ttcp,50,1024,1,0,1,53,1.06,3,1308,accepted,1,55,1,differs-+2ms,,repeat",
+            "ttcp,50,1024,1,0.05,0,1051.26,21.026,5,1309,accepted,1,1051.3,1,ok,,repeat",
+            "ttcp,50,1024,1,0.05,1,,,,,failed,1,,,,timeout,repeat") + "\n";
+        var dir = Folder(s, t);
+        try
+        {
+            var lines = PaperTables.ForTransactions(dir).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            Assert.Equal("| loss each way | variant | sent | accepted | delivered | dup | median ms | p10 ms | p90 ms | median rtt_count | model | segments | trace = client |", lines[0]);
+            Assert.Equal("| 0 % | ttcp | 2 | 2 | 2 | 0 | 52.5 | 52.1 | 53.0 | 1.05 | 1 | 3 | 1/2 |", lines[2]);
+            Assert.Equal("| 5 % | ttcp | 2 | 1 | 1 | 0 | 1051.3 | 52.0 | 1100.0 | 21.03 | 1 | 5 | 1/2 |", lines[3]);
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
+    [Fact]
+    public void Unclosed_marker_is_an_error_not_a_silent_skip()
+    {
+        Assert.Throws<FormatException>(() => PaperTables.UpdateDocument("<!-- table: results/x -->\n| a |\n", "/nonexistent", out _));
+    }
+}
