@@ -18,7 +18,7 @@ public sealed class QuickExperimentTests
     [Fact]
     public async Task Quick_experiment_writes_results_and_matches_the_round_trip_model()
     {
-        var spec = ExperimentSpec.Load(SpecPath) with { Repetitions = 4, GapMs = 5 };
+        var spec = ExperimentSpec.Load(SpecPath) with { Repetitions = 6, GapMs = 5 };
         var output = Directory.CreateTempSubdirectory("lsm-quick-").FullName;
         try
         {
@@ -27,19 +27,20 @@ public sealed class QuickExperimentTests
                 Assert.True(File.Exists(Path.Combine(output, f)), $"missing {f}");
 
             var rows = CsvFiles.ReadTransactions(Path.Combine(output, "transactions.csv"));
-            Assert.Equal(4 * spec.Variants.Count, rows.Count);
+            Assert.Equal(6 * spec.Variants.Count, rows.Count);
             Assert.All(rows, r => Assert.Equal("accepted", r.Outcome));
             Assert.All(rows, r => Assert.NotNull(r.Segments));
 
             var summary = outcome.Summary.ToDictionary(s => s.Variant);
             // Model: classic n+6 = 7 RTT, pipelined 4, early-pipe 2, tfo and ttcp 1 once the cookie / TAO cache is
-            // warm (the warm-up is first contact). Each exchange also pays a few ms of server work (fsync) on this
-            // 2-core machine, hence the upper bounds; one RTT more or less than the model falls outside them.
+            // warm (the warm-up is first contact). The bound is the issues' criterion: the median within 10 % of
+            // the model (ttcp: 1.0-1.2). Below the model only by the emulator's residual error (0.2 ms of 50).
             foreach (var v in spec.Variants)
             {
-                Assert.Equal(4, summary[v.Name()].Delivered);
+                Assert.Equal(6, summary[v.Name()].Delivered);
+                Assert.Equal(0, summary[v.Name()].Duplicates);
                 var model = v.ModelRoundTrips(1);
-                Assert.InRange(summary[v.Name()].MedianRttCount, model * 0.95, model * 1.05 + 0.6);
+                Assert.InRange(summary[v.Name()].MedianRttCount, model * 0.99, model * 1.1);
             }
             // The one-segment exchange: SYN+data+FIN, SYN-ACK+replies+FIN, ACK.
             Assert.Contains(rows, r => r.Variant == "ttcp" && r.Segments == 3);
@@ -78,6 +79,7 @@ public sealed class QuickExperimentTests
             Assert.Contains("\"interrupted\": true", File.ReadAllText(Path.Combine(output, "run.json")));
             Assert.DoesNotContain(Namespaces(), n => n.Contains(pid, StringComparison.Ordinal));
             Assert.DoesNotContain(Processes(), cmd => cmd.Contains("__delay-line", StringComparison.Ordinal) && cmd.Contains(pid, StringComparison.Ordinal));
+            Assert.DoesNotContain(NftTables(), t => t.Contains(pid, StringComparison.Ordinal));
         }
         finally
         {
@@ -89,6 +91,10 @@ public sealed class QuickExperimentTests
 
     private static IEnumerable<string> Namespaces() =>
         LatencySmtp.Transport.Linux.HostCommand.Run("ip", ["netns", "list"]).Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split(' ')[0]);
+
+    /// <summary>nft tables in the root namespace; the testbed's own live in its namespaces, which are gone with them.</summary>
+    private static IEnumerable<string> NftTables() =>
+        LatencySmtp.Transport.Linux.HostCommand.Run("nft", ["list", "tables"]).Split('\n', StringSplitOptions.RemoveEmptyEntries);
 
     private static IEnumerable<string> Processes() =>
         Directory.EnumerateDirectories("/proc").Select(d => Path.Combine(d, "cmdline")).Where(File.Exists)
