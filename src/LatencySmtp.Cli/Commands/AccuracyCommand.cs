@@ -20,8 +20,7 @@ internal static class AccuracyCommand
             table.AddRow(r.Method, r.OneWayDelayMs.ToString("g", CultureInfo.InvariantCulture), r.ConfiguredRttMs.ToString("g", CultureInfo.InvariantCulture),
                 r.N.ToString(CultureInfo.InvariantCulture), r.Lost.ToString(CultureInfo.InvariantCulture), F(r.MedianRttMs), F(r.MedianErrorMs),
                 F(r.P99ErrorMs), F(r.TargetMs), r.MeetsTarget ? "yes" : "NO");
-        if (Console.IsOutputRedirected) AnsiConsole.Profile.Width = 200;
-        AnsiConsole.Write(table);
+        Endpoints.WriteTable(table);
         foreach (var r in outcome.Rate)
             Console.WriteLine($"rate {r.OfferedPps:g} pps: sent {r.SentPps:F0} pps, lost {r.Lost}, added median {F(r.MedianAddedMs)} ms, p99 {F(r.P99AddedMs)} ms{(r.Sustained ? "" : "  (not sustained)")}");
         var sustained = outcome.Rate.TakeWhile(r => r.Sustained).LastOrDefault();

@@ -44,7 +44,7 @@ internal static class AnalyzeCommand
                     I(t.SegmentsClientToServer), I(t.SegmentsServerToClient), I(t.PayloadBytesClientToServer), I(t.PayloadBytesServerToClient),
                     double.IsNaN(t.HandshakeRttMs) ? "-" : t.HandshakeRttMs.ToString("F2", CultureInfo.InvariantCulture),
                     I(t.ClientWaits), t.SynToAcceptMs?.ToString("F2", CultureInfo.InvariantCulture) ?? "-");
-            AnsiConsole.Write(table);
+            Endpoints.WriteTable(table);
             Console.WriteLine($"{traces.Count} transaction(s)");
             return Task.FromResult(0);
         }));

@@ -4,6 +4,16 @@ namespace LatencySmtp.Cli.Commands;
 
 internal static class Endpoints
 {
+    /// <summary>
+    /// Prints a table. Redirected output (CI, tee, a pipe) has no terminal width: do not squash the table
+    /// into Spectre's default 80 columns.
+    /// </summary>
+    public static void WriteTable(Spectre.Console.Table table)
+    {
+        if (Console.IsOutputRedirected) Spectre.Console.AnsiConsole.Profile.Width = 250;
+        Spectre.Console.AnsiConsole.Write(table);
+    }
+
     public static IPEndPoint Parse(string text, string what)
     {
         if (IPEndPoint.TryParse(text, out var ep) && ep.Port != 0) return ep;

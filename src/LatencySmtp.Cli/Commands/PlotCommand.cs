@@ -9,10 +9,16 @@ internal static class PlotCommand
     public static Command Create()
     {
         var dir = new Argument<string>("results") { Description = "result folder holding transactions.csv" };
-        var cmd = new Command("plot", "Redraw summary.csv and the charts of a result folder from its transactions.csv") { dir };
+        var cmd = new Command("plot", "Redraw a result folder's charts (and summary.csv, from its transactions.csv)") { dir };
         cmd.SetAction(pr => Endpoints.Guard(() =>
         {
             var folder = pr.GetValue(dir)!;
+            if (File.Exists(Path.Combine(folder, "rate.csv")) && !File.Exists(Path.Combine(folder, "transactions.csv")))
+            {
+                // An emulator-accuracy run: its charts come from its summary and rate tables.
+                Console.WriteLine($"redrew {string.Join(", ", LatencySmtp.Experiments.Accuracy.AccuracyRunner.Redraw(folder))} in {folder}");
+                return Task.FromResult(0);
+            }
             var rows = CsvFiles.ReadTransactions(Path.Combine(folder, "transactions.csv"));
             // Delivered counts come from the server side and are not in transactions.csv: keep the old summary's.
             var old = File.Exists(Path.Combine(folder, "summary.csv")) ? File.ReadAllLines(Path.Combine(folder, "summary.csv")) : [];

@@ -39,8 +39,6 @@ internal static class RunCommand
             table.AddRow(r.Variant, r.Contact, F(r.RttMs, "g"), F(r.Loss * 100, "g"), r.SizeBytes.ToString(CultureInfo.InvariantCulture), r.Recipients.ToString(CultureInfo.InvariantCulture),
                 r.N.ToString(CultureInfo.InvariantCulture), r.Accepted.ToString(CultureInfo.InvariantCulture), r.Delivered.ToString(CultureInfo.InvariantCulture),
                 r.Duplicates.ToString(CultureInfo.InvariantCulture), F(r.MedianAcceptMs), F(r.P10AcceptMs), F(r.P90AcceptMs), F(r.MedianRttCount, "F3"), r.ModelRttCount.ToString(CultureInfo.InvariantCulture));
-        // Redirected output (CI, tee) has no terminal width: do not squash the table into 80 columns.
-        if (Console.IsOutputRedirected) AnsiConsole.Profile.Width = 200;
-        AnsiConsole.Write(table);
+        Endpoints.WriteTable(table);
     }
 }

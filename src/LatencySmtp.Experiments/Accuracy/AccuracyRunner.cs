@@ -150,6 +150,36 @@ public sealed class AccuracyRunner(ExperimentSpec spec, string outputDirectory, 
         return new AccuracyOutcome(outputDirectory, summary, rate, run.TargetMet, run.EmulatorBackend);
     }
 
+    /// <summary>
+    /// 'plot' for an accuracy folder: redraws accuracy.png and rate.png from summary.csv and rate.csv as the
+    /// run wrote them (the per-sample accuracy.csv is not needed; nothing is recomputed).
+    /// </summary>
+    public static IReadOnlyList<string> Redraw(string folder)
+    {
+        static double D(string v) => v.Length == 0 ? double.NaN : double.Parse(v, CultureInfo.InvariantCulture);
+        var runJson = Path.Combine(folder, "run.json");
+        using var run = JsonDocument.Parse(File.Exists(runJson) ? File.ReadAllText(runJson) : "{}");
+        var backend = run.RootElement.TryGetProperty("emulator_backend", out var b) ? b.GetString() ?? "unknown" : "unknown";
+        var rateDelay = run.RootElement.TryGetProperty("spec", out var sp) && sp.TryGetProperty("rate_one_way_delay_ms", out var rd) ? rd.GetDouble() : double.NaN;
+        var summary = CsvFiles.ReadTable(Path.Combine(folder, "summary.csv")).Select(r => new AccuracySummaryRow(r["method"], D(r["one_way_delay_ms"]),
+            D(r["configured_rtt_ms"]), int.Parse(r["n"], CultureInfo.InvariantCulture), int.Parse(r["lost"], CultureInfo.InvariantCulture), D(r["median_rtt_ms"]),
+            D(r["median_error_ms"]), D(r["p99_error_ms"]), D(r["max_error_ms"]), D(r["target_ms"]), r["meets_target"] == "true")).ToList();
+        var drawn = new List<string> { "accuracy.png" };
+        Chart(Path.Combine(folder, "accuracy.png"), summary, backend);
+        var ratePath = Path.Combine(folder, "rate.csv");
+        var rate = File.Exists(ratePath)
+            ? CsvFiles.ReadTable(ratePath).Select(r => new RateRow(D(r["offered_pps"]), long.Parse(r["sent"], CultureInfo.InvariantCulture), D(r["sent_pps"]),
+                long.Parse(r["received"], CultureInfo.InvariantCulture), long.Parse(r["lost"], CultureInfo.InvariantCulture), D(r["median_added_ms"]),
+                D(r["p99_added_ms"]), D(r["max_added_ms"]), r["sustained"] == "true")).ToList()
+            : [];
+        if (rate.Count > 0)
+        {
+            RateChart(Path.Combine(folder, "rate.png"), rate, rateDelay, backend);
+            drawn.Add("rate.png");
+        }
+        return drawn;
+    }
+
     private Testbed.Testbed CreateBed(double oneWayMs, AccuracyRunInfo run)
     {
         var oneWay = TimeSpan.FromMilliseconds(oneWayMs);

@@ -67,14 +67,16 @@ public sealed class ExperimentRunner(ExperimentSpec spec, string outputDirectory
             try { work.Delete(recursive: true); } catch (IOException) { }
         }
 
-        var summary = Statistics.Summarise(_rows,
-            r => _delivered.GetValueOrDefault((r.Variant, r.RttMs, r.SizeBytes, r.Recipients, r.Loss, r.Contact)),
-            r => _duplicates.GetValueOrDefault((r.Variant, r.RttMs, r.SizeBytes, r.Recipients, r.Loss, r.Contact)));
         run.EndedUtc = DateTimeOffset.UtcNow;
         run.Transactions = _rows.Count;
         run.Accepted = _rows.Count(r => r.Outcome == "accepted");
         run.Delivered = _delivered.Values.Sum();
-        CsvFiles.WriteTransactions(Path.Combine(outputDirectory, "transactions.csv"), _rows);
+        var transactionsCsv = Path.Combine(outputDirectory, "transactions.csv");
+        CsvFiles.WriteTransactions(transactionsCsv, _rows);
+        // The summary is computed from the file as written (rounded to µs), so 'plot' recomputes it exactly.
+        var summary = Statistics.Summarise(CsvFiles.ReadTransactions(transactionsCsv),
+            r => _delivered.GetValueOrDefault((r.Variant, r.RttMs, r.SizeBytes, r.Recipients, r.Loss, r.Contact)),
+            r => _duplicates.GetValueOrDefault((r.Variant, r.RttMs, r.SizeBytes, r.Recipients, r.Loss, r.Contact)));
         CsvFiles.WriteSummary(Path.Combine(outputDirectory, "summary.csv"), summary);
         LatencyChart.Write(outputDirectory, $"{spec.Name}: time to accept one message", summary);
         if (LossChart.Applies(summary)) LossChart.Write(outputDirectory, $"{spec.Name}: time to accept under loss", summary);
