@@ -11,15 +11,16 @@ public sealed class PaperTablesTests
         throw new DirectoryNotFoundException("no LatencySmtp.sln above " + AppContext.BaseDirectory);
     }
 
-    /// <summary>paper-notes.md pastes no number by hand: each marked table is what 'latency-smtp report' makes of the committed results.</summary>
+    /// <summary>paper-notes.md pastes no number by hand: each marked table and captured example is what 'latency-smtp report' makes of the committed results.</summary>
     [Fact]
     public void Paper_notes_tables_are_the_committed_results()
     {
         var root = RepositoryRoot();
         var doc = File.ReadAllText(Path.Combine(root, "paper-notes.md"));
-        var regenerated = PaperTables.UpdateDocument(doc, root, out var tables);
+        var regenerated = PaperTables.UpdateDocument(doc, root, out var tables, out var captures);
         Assert.True(tables >= 4, $"only {tables} marked tables in paper-notes.md");
-        Assert.True(doc == regenerated, "paper-notes.md tables differ from results/: run 'latency-smtp report --update paper-notes.md'");
+        Assert.True(captures >= 1, $"only {captures} captured examples in paper-notes.md");
+        Assert.True(doc == regenerated, "paper-notes.md tables or captured examples differ from results/: run 'latency-smtp report --update paper-notes.md'");
     }
 
     private static string Folder(string summary, string transactions)
