@@ -8,7 +8,8 @@ namespace LatencySmtp.Experiments.Results;
 /// Markdown tables for the paper, made from a result folder's CSV files, so that no number in
 /// paper-notes.md is typed by hand. A document marks each table with
 /// <c>&lt;!-- table: results/quick --&gt;</c> … <c>&lt;!-- /table --&gt;</c>; <see cref="UpdateDocument"/>
-/// rewrites what lies between from the folder named in the marker.
+/// rewrites what lies between from the folder named in the marker. Captured examples are marked likewise
+/// (<c>&lt;!-- capture: PCAP key=value … --&gt;</c> … <c>&lt;!-- /capture --&gt;</c>, PaperTables.Capture.cs).
 /// </summary>
 public static partial class PaperTables
 {
@@ -77,10 +78,14 @@ public static partial class PaperTables
     }
 
     /// <summary>
-    /// Rewrites every marked table of a markdown document from the folder its marker names, resolved
-    /// against <paramref name="baseDirectory"/>. Throws when a marker is not closed.
+    /// Rewrites every marked table and captured example of a markdown document from the folder or capture its
+    /// marker names, resolved against <paramref name="baseDirectory"/>. Throws when a marker is not closed.
     /// </summary>
-    public static string UpdateDocument(string document, string baseDirectory, out int tables)
+    public static string UpdateDocument(string document, string baseDirectory, out int tables) =>
+        UpdateDocument(document, baseDirectory, out tables, out _);
+
+    /// <inheritdoc cref="UpdateDocument(string, string, out int)"/>
+    public static string UpdateDocument(string document, string baseDirectory, out int tables, out int captures)
     {
         var count = 0;
         var opened = OpenMarker().Matches(document).Count;
@@ -92,6 +97,18 @@ public static partial class PaperTables
         });
         if (count != opened) throw new FormatException($"{opened - count} table marker(s) without a closing <!-- /table -->");
         tables = count;
+
+        count = 0;
+        opened = OpenCaptureMarker().Matches(updated).Count;
+        updated = CaptureBlock().Replace(updated, m =>
+        {
+            count++;
+            var selectors = m.Groups["selector"].Captures.Select(c => c.Value.Split('=', 2)).ToDictionary(kv => kv[0], kv => kv[1]);
+            var example = ForCapture(Path.Combine(baseDirectory, m.Groups["pcap"].Value), selectors);
+            return $"{m.Groups["open"].Value}\n{example}{m.Groups["close"].Value}";
+        });
+        if (count != opened) throw new FormatException($"{opened - count} capture marker(s) without a closing <!-- /capture --> (or with a malformed selector)");
+        captures = count;
         return updated;
     }
 
@@ -100,6 +117,12 @@ public static partial class PaperTables
 
     [GeneratedRegex(@"<!-- table: [^ ]+ -->")]
     private static partial Regex OpenMarker();
+
+    [GeneratedRegex(@"(?<open><!-- capture: (?<pcap>[^ ]+)(?: (?<selector>[a-z]+=[^ =]+))* -->)\n.*?(?<close><!-- /capture -->)", RegexOptions.Singleline)]
+    private static partial Regex CaptureBlock();
+
+    [GeneratedRegex(@"<!-- capture: ")]
+    private static partial Regex OpenCaptureMarker();
 
     private static string DimensionTitle(string d) => d switch
     {

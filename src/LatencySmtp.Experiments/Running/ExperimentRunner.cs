@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Net;
 using LatencySmtp.Experiments.Charts;
 using LatencySmtp.Experiments.Results;
@@ -213,7 +214,7 @@ public sealed class ExperimentRunner(ExperimentSpec spec, string outputDirectory
             log.WriteLine($"  captured {capture.PacketCount} packets to {pcapName}");
         }
         run.Captures.Add(pcapName);
-        _rows.AddRange(JoinWithTrace(pcap, rows));
+        _rows.AddRange(JoinWithTrace(pcap, rows, log));
         if (interrupted) throw new OperationCanceledException("interrupted", cancel);
     }
 
@@ -228,18 +229,26 @@ public sealed class ExperimentRunner(ExperimentSpec spec, string outputDirectory
     private static string Describe(TransactionResult r) =>
         r.Accepted ? $"{r.AcceptMs:F1} ms" : r.OutcomeLabel + (r.Error is null ? "" : $" ({r.Error})");
 
-    /// <summary>Fills segments/bytes from the capture and flags rows where the trace and the client disagree by more than 1 ms.</summary>
-    private IEnumerable<TransactionRow> JoinWithTrace(string pcap, List<(TransactionRow Row, ushort Port, ushort ServerPort)> rows)
+    /// <summary>Largest difference between the trace's SYN → 250 and the client's accept_ms that still counts as agreement.</summary>
+    public const double TraceToleranceMs = 1.0;
+
+    /// <summary>
+    /// Fills segments/bytes from the capture and flags rows where the trace and the client disagree by more than
+    /// <see cref="TraceToleranceMs"/>: <c>trace_check</c> is "ok", "differs-±X.Xms" (trace minus client),
+    /// "no-accept-in-trace", "accept-only-in-trace", or stays as given ("missing") when no connection from the
+    /// row's client port to its server port is in the capture. A row is matched with the last such connection.
+    /// </summary>
+    internal static IReadOnlyList<TransactionRow> JoinWithTrace(string pcap, IReadOnlyList<(TransactionRow Row, ushort Port, ushort ServerPort)> rows, TextWriter log)
     {
         IReadOnlyList<TransactionTrace> traces;
         try
         {
             traces = TraceAnalyzer.Analyze(pcap);
         }
-        catch (Exception e) when (e is IOException or InvalidOperationException or FormatException)
+        catch (Exception e) when (e is IOException or InvalidDataException or InvalidOperationException or FormatException)
         {
             log.WriteLine($"  trace analysis failed: {e.Message}");
-            return rows.Select(r => r.Row);
+            return rows.Select(r => r.Row).ToList();
         }
         var byFlow = traces.GroupBy(t => (t.Flow.ClientPort, t.Flow.ServerPort)).ToDictionary(g => g.Key, g => g.Last());
         var joined = new List<TransactionRow>();
@@ -255,8 +264,8 @@ public sealed class ExperimentRunner(ExperimentSpec spec, string outputDirectory
                 (null, true) => "ok",
                 (null, false) => "no-accept-in-trace",
                 ({ }, true) => "accept-only-in-trace",
-                ({ } ms, false) when Math.Abs(ms - row.AcceptMs) <= 1.0 => "ok",
-                ({ } ms, false) => $"differs-{ms - row.AcceptMs:+0.0;-0.0}ms",
+                ({ } ms, false) when Math.Abs(ms - row.AcceptMs) <= TraceToleranceMs => "ok",
+                ({ } ms, false) => string.Create(CultureInfo.InvariantCulture, $"differs-{ms - row.AcceptMs:+0.0;-0.0}ms"),
             };
             joined.Add(row with
             {

@@ -22,6 +22,12 @@ internal sealed record TcpSegmentRecord(
     byte[] Payload,
     TcpOptionKinds Options)
 {
+    /// <summary>The control bits as on the wire (header octet 13).</summary>
+    public byte FlagBits { get; init; }
+
+    /// <summary>The option area as on the wire (header beyond its fixed 20 octets), for display.</summary>
+    public byte[] OptionBytes { get; init; } = [];
+
     /// <summary>
     /// Parses a link-layer frame with PacketDotNet. Returns null for anything that is not a well-formed
     /// TCP segment over IPv4/IPv6 (never throws on frame contents).
@@ -65,10 +71,14 @@ internal sealed record TcpSegmentRecord(
         var payloadLength = (int)Math.Max(0, ipEnd - payloadStart);
         var captured = (int)Math.Clamp(frame.Length - payloadStart, 0, payloadLength);
 
+        var optionArea = frame.AsSpan(tcpStart + 20, headerLength - 20);
         return new TcpSegmentRecord(index, time, ip.SourceAddress, tcp.SourcePort, ip.DestinationAddress, tcp.DestinationPort,
             tcp.SequenceNumber, tcp.AcknowledgmentNumber, tcp.Synchronize, tcp.Acknowledgment, tcp.Finished, tcp.Reset,
-            payloadLength, frame.AsSpan(payloadStart, captured).ToArray(),
-            ScanOptions(frame.AsSpan(tcpStart + 20, headerLength - 20)));
+            payloadLength, frame.AsSpan(payloadStart, captured).ToArray(), ScanOptions(optionArea))
+        {
+            FlagBits = frame[tcpStart + 13],
+            OptionBytes = optionArea.ToArray(),
+        };
     }
 
     /// <summary>Walks the option list (RFC 9293 §3.1) without trusting it: stops at the first malformed option.</summary>

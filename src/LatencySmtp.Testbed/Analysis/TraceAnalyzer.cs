@@ -48,8 +48,23 @@ public static class TraceAnalyzer
 
     internal static IReadOnlyList<TransactionTrace> Analyze(IEnumerable<TcpSegmentRecord> segments)
     {
-        var current = new Dictionary<(IPAddress, ushort, IPAddress, ushort), FlowState>();
         var flows = new List<FlowState>();
+        foreach (var (flow, segment, fromClient) in Assign(segments))
+        {
+            if (flow == flows.Count) flows.Add(new FlowState(segment));
+            flows[flow].Add(segment, fromClient);
+        }
+        return flows.Select(f => f.Finish()).OrderBy(t => t.FirstSyn).ToList();
+    }
+
+    /// <summary>
+    /// Assigns segments to connections: each connection is numbered 0, 1, … in the order of its opening SYN
+    /// (the segment carrying a new number is that SYN); segments of no connection opened in the trace are left out.
+    /// </summary>
+    internal static IEnumerable<(int Flow, TcpSegmentRecord Segment, bool FromClient)> Assign(IEnumerable<TcpSegmentRecord> segments)
+    {
+        var current = new Dictionary<(IPAddress, ushort, IPAddress, ushort), (int Flow, uint ClientIsn)>();
+        var count = 0;
         foreach (var segment in segments)
         {
             var forward = (segment.Source, segment.SourcePort, segment.Destination, segment.DestinationPort);
@@ -59,17 +74,36 @@ public static class TraceAnalyzer
                 // A SYN with a new ISN opens a new connection (port reuse); the same ISN is a retransmission.
                 if (!current.TryGetValue(forward, out var existing) || existing.ClientIsn != segment.Seq)
                 {
-                    var flow = new FlowState(segment);
                     current.Remove(backward);
-                    current[forward] = flow;
-                    flows.Add(flow);
+                    current[forward] = (count++, segment.Seq);
                 }
             }
-            if (current.TryGetValue(forward, out var asClient)) asClient.Add(segment, fromClient: true);
-            else if (current.TryGetValue(backward, out var asServer)) asServer.Add(segment, fromClient: false);
+            if (current.TryGetValue(forward, out var asClient)) yield return (asClient.Flow, segment, true);
+            else if (current.TryGetValue(backward, out var asServer)) yield return (asServer.Flow, segment, false);
         }
-        return flows.Select(f => f.Finish()).OrderBy(t => t.FirstSyn).ToList();
     }
+
+    /// <summary>The capture time of the file's first record (of any kind); null for an empty file.</summary>
+    internal static decimal? CaptureStart(string pcapPath)
+    {
+        using var reader = new CaptureFileReaderDevice(pcapPath);
+        try
+        {
+            reader.Open(new DeviceConfiguration { TimestampResolution = TimestampResolution.Nanosecond });
+        }
+        catch (PcapException e)
+        {
+            throw new InvalidDataException($"{pcapPath} is not a capture file libpcap can read: {e.Message}", e);
+        }
+        return reader.GetNextPacket(out var packet) == GetPacketStatus.PacketRead ? packet.Header.Timeval.Value : null;
+    }
+
+    /// <summary>Offset of the segment's first payload octet in its direction's stream (ISN + 1 is offset 0); a SYN's data starts after the SYN's sequence number.</summary>
+    internal static long StreamOffset(TcpSegmentRecord s, uint isn) =>
+        (int)(s.Seq + (s.Syn ? 1u : 0u) - (isn + 1u));
+
+    internal static DateTime ToDateTime(decimal unixSeconds) =>
+        DateTime.UnixEpoch.AddTicks((long)(unixSeconds * TimeSpan.TicksPerSecond));
 
     private sealed class FlowState(TcpSegmentRecord syn)
     {
@@ -134,10 +168,6 @@ public static class TraceAnalyzer
                 _events.Add(new Event(s.Index, s.Time, false, false, news));
             }
         }
-
-        /// <summary>Offset of the segment's first payload octet in the stream; a SYN's data starts after the SYN's sequence number.</summary>
-        private static long StreamOffset(TcpSegmentRecord s, uint isn) =>
-            (int)(s.Seq + (s.Syn ? 1u : 0u) - (isn + 1u));
 
         public TransactionTrace Finish()
         {
@@ -208,8 +238,5 @@ public static class TraceAnalyzer
             if (sentEarly[0]) return "early-pipe";                         // did not wait for the 220 (cf. PIPE_CONNECT)
             return sentEarly.Skip(1).Any(early => early) ? "pipelined" : "classic";
         }
-
-        private static DateTime ToDateTime(decimal unixSeconds) =>
-            DateTime.UnixEpoch.AddTicks((long)(unixSeconds * TimeSpan.TicksPerSecond));
     }
 }
