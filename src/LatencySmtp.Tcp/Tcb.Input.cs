@@ -12,6 +12,8 @@ public sealed partial class Tcb
     private uint? _peerFinSeq;
     private bool _peerFinReceived;
     private bool _accepting;                         // received data may move in order to the application
+    private bool _synCCNew;                          // server: the peer's SYN carried CC.NEW, not CC
+    private ushort? _peerMss;                        // server: the MSS the peer's SYN announced (clamped)
 
     private enum AckDecision { None, Hold, Now }
 
@@ -94,6 +96,7 @@ public sealed partial class Tcb
             }
             if (Seq.Gt(ack, _sndMax)) { Drop(); Flush(forceAck: true); return; }
             if (Seq.Gt(ack, _sndUna)) AdvanceUna(ack);
+            else if (ack == _sndUna) OnProbeAnswered(seg.Window);
             if (Seq.Ge(ack, _sndUna)) _sndWnd = seg.Window;
             AfterAck();
             if (_state == TcpState.Closed) return;
@@ -181,8 +184,22 @@ public sealed partial class Tcb
     {
         _accepting = true;
         _state = _finQueued ? TcpState.FinWait1 : TcpState.Established;
-        if (_useCC && _rcvCC is { } cc)
-            _host.Tao.Update(Remote.Address, e => e.CC is { } cached && !Seq.Gt(cc, cached) ? e : e with { CC = cc });
+        LearnPeer();
+    }
+
+    /// <summary>
+    /// Server, once the peer's address is proven (completed handshake, or a valid cookie): cache.CC and MSS.
+    /// RFC 1644 §3.3: after CC.NEW cache.CC is undefined and the handshake sets it to the SYN's CC, even below
+    /// the old value (the client restarted CCgen); a CC only ever raises it.
+    /// </summary>
+    private void LearnPeer()
+    {
+        uint? cc = _useCC ? _rcvCC : null;
+        _host.Tao.Update(Remote.Address, e => e with
+        {
+            CC = cc is not { } c ? e.CC : _synCCNew || e.CC is not { } cached || Seq.Gt(c, cached) ? c : cached,
+            Mss = _peerMss ?? e.Mss,
+        });
     }
 
     private void AfterAck()
@@ -214,9 +231,9 @@ public sealed partial class Tcb
         StartTimeWait();
     }
 
-    /// <summary>RFC 1644 §3.4: with CC, a connection shorter than MSL needs only 8 RTO of TIME-WAIT, not 2 MSL.</summary>
+    /// <summary>RFC 1644 §3.4: with CC, a connection shorter than MSL needs only 8 RTO of TIME-WAIT; a truncation, never longer than 2 MSL.</summary>
     private void StartTimeWait() =>
-        _timeWaitDeadline = _now + (_useCC && _now - _openedAt < _o.Msl ? _rto * 8 : _o.Msl * 2);
+        _timeWaitDeadline = _now + (_useCC && _now - _openedAt < _o.Msl ? Min(_rto * 8, _o.Msl * 2) : _o.Msl * 2);
 
     private bool Acceptable(TcpSegment seg)
     {

@@ -28,6 +28,7 @@ public sealed partial class Tcb
     private TimeSpan? _srtt;
     private TimeSpan _rttvar;
     private int _retransmits;
+    private bool _probing;                          // the segment in flight is a zero-window probe (RFC 1122 §4.2.2.17)
     private bool _rttTiming;
     private uint _rttSeq;
     private TimeSpan _rttStart;
@@ -86,7 +87,11 @@ public sealed partial class Tcb
         if (_sndWndKnown) window = Math.Min(window, _sndWnd);
         int flight = (int)(s - _sndUna);
         int room = window - flight;
-        if (room <= 0 && flight == 0 && available > 0) room = 1; // zero-window probe, kept alive by the retransmission timer
+        if (room <= 0 && flight == 0 && available > 0)
+        {
+            room = 1; // zero-window probe, repeated by the retransmission timer
+            _probing = true;
+        }
 
         var options = OptionsFor(syn);
         int maxPayload = _sendMss - options.EncodedLength;
@@ -143,7 +148,13 @@ public sealed partial class Tcb
         _rtxDeadline ??= _now + _rto;
     }
 
-    /// <summary>RFC 6298 §5.4–5.6: back off, retransmit the earliest unacknowledged segment, restart the timer.</summary>
+    /// <summary>Longest interval between zero-window probes: they back off like retransmissions, but no further.</summary>
+    public static readonly TimeSpan MaxProbeInterval = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// RFC 6298 §5.4–5.6: back off, retransmit the earliest unacknowledged segment, restart the timer. The limit
+    /// counts timeouts without an answer; an answered zero-window probe starts the count again (<see cref="OnProbeAnswered"/>).
+    /// </summary>
     private void OnRetransmissionTimeout()
     {
         if (_retransmits >= _o.MaxRetransmissions)
@@ -152,7 +163,7 @@ public sealed partial class Tcb
             return;
         }
         _retransmits++;
-        _rto = Min(_rto * 2, _o.MaxRto);
+        _rto = Min(_rto * 2, _probing ? Min(_o.MaxRto, MaxProbeInterval) : _o.MaxRto);
         _cwnd = 1;
         _rttTiming = false; // Karn: no RTT sample from a retransmitted segment
         _sndNxt = _sndUna;
@@ -179,8 +190,20 @@ public sealed partial class Tcb
         _sndUna = ack;
         if (Seq.Lt(_sndNxt, _sndUna)) _sndNxt = _sndUna;
         _retransmits = 0;
+        _probing = false;
         _cwnd = Math.Min(_cwnd + 1, 1 + _o.ReceiveBufferSize / Math.Max(1, _sendMss));
         _rtxDeadline = _sndUna == _sndMax ? null : _now + _rto;
+    }
+
+    /// <summary>
+    /// RFC 1122 §4.2.2.17, RFC 9293 §3.8.6.1: the receiver may keep its window closed indefinitely as long as it
+    /// acknowledges the probes. An ACK of nothing new, even with window 0, answers the probe: the connection stays.
+    /// </summary>
+    private void OnProbeAnswered(int window)
+    {
+        if (!_probing) return;
+        _retransmits = 0;
+        if (window > 0) _probing = false;
     }
 
     /// <summary>RFC 6298 §2.2–2.4 with a 1 ms clock granularity.</summary>

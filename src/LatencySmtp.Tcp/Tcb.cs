@@ -155,8 +155,7 @@ public sealed partial class Tcb
         t._sndWnd = syn.Window;
         t._sndWndKnown = true;
         t._sendMss = t.EffectiveMss(syn.Options.Mss ?? DefaultMss);
-        if (syn.Options.Mss is { } peerMss)
-            host.Tao.Update(remote.Address, e => e with { Mss = (ushort)t.EffectiveMss(peerMss) });
+        if (syn.Options.Mss is { } peerMss) t._peerMss = (ushort)t.EffectiveMss(peerMss);
 
         var o = syn.Options;
         bool cookieValid = false;
@@ -173,16 +172,19 @@ public sealed partial class Tcb
             t._useCC = true;
             t._sndCC = host.NextCC();
             t._rcvCC = rcvCC;
+            t._synCCNew = o.CC is null;
             var entry = host.Tao.Get(remote.Address);
             // TAO test (RFC 1644 §3.2): a CC above the cached one is not an old duplicate.
             t.TaoPassed = o.CC is { } cc && entry.CC is { } cached && Seq.Gt(cc, cached);
-            // Under ttcp-cookie the cache learns only from connections proven to come from the address
-            // (cookie or handshake): a spoofed large CC must not lock the real client out.
-            if (cookieMode ? cookieValid : t.TaoPassed)
-                host.Tao.Set(remote.Address, entry with { CC = entry.CC is { } c && !Seq.Gt(rcvCC, c) ? c : rcvCC });
-            else if (o.CC is null && !cookieMode)
-                host.Tao.Set(remote.Address, entry with { CC = null }); // CC.NEW: forget, re-learn after the 3WHS
+            // Plain ttcp trusts the TAO test (RFC 1644 §3.3); under cookies the cache learns at proof, below.
+            if (!cookieMode && t.TaoPassed)
+                host.Tao.Set(remote.Address, entry with { CC = rcvCC, Mss = t._peerMss ?? entry.Mss });
+            else if (!cookieMode && t._synCCNew && entry.CC is not null)
+                host.Tao.Set(remote.Address, entry with { CC = null }); // CC.NEW: undefined until the 3WHS completes
         }
+        // Under ttcp-cookie the cache learns only from connections proven to come from the address (cookie
+        // now, or the completed handshake): spoofed SYNs must neither rewrite a client's CC nor evict its entry.
+        if (cookieMode && cookieValid) t.LearnPeer();
         t.AcceptedWithSyn = cookieMode ? cookieValid && (!t._o.CookieRequiresTao || t.TaoPassed) : t.TaoPassed;
         if (t.AcceptedWithSyn)
         {
@@ -229,10 +231,13 @@ public sealed partial class Tcb
         return n;
     }
 
+    /// <summary>RFC 793 §3.9 SEND is allowed: not closed by either side's application, by a timer or a RST.</summary>
+    public bool CanSend => !_finQueued && _state is TcpState.SynSent or TcpState.SynReceived or TcpState.Established or TcpState.CloseWait;
+
     /// <summary>Queues data to send after any data queued before.</summary>
     public void Send(ReadOnlySpan<byte> data)
     {
-        if (_finQueued || _state is not (TcpState.SynSent or TcpState.SynReceived or TcpState.Established or TcpState.CloseWait))
+        if (!CanSend)
             throw new InvalidOperationException($"Cannot send in state {_state}{(_finQueued ? " after Close" : "")}.");
         _sndBuf.Append(data);
         Flush(forceAck: false);

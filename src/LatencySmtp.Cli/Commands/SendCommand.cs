@@ -36,7 +36,11 @@ internal static class SendCommand
             if (v == SmtpVariant.Tfo && LatencySmtp.Transport.Kernel.SocketOptions.FastOpenWarning(1, ns) is { } tfoWarning)
                 Console.Error.WriteLine($"warning: {tfoWarning}");
             var stateFile = pr.GetValue(state) is { } f && f != "none" ? f : null;
-            using var client = VariantFactory.CreateClient(v, new ClientSetup(ep, ns, StateFile: v.IsRaw() ? stateFile : null));
+            // ttcp: a one-shot process cannot stay for the whole TIME-WAIT (8 RTO, at least 8 s). After printing, it
+            // stays until the server's first retransmission of its FIN would have come (2 RTO after our last ACK), at
+            // most 3 s, so one lost final ACK is ACKed again instead of leaving the server retransmitting for 2 min.
+            using var client = VariantFactory.CreateClient(v, new ClientSetup(ep, ns, StateFile: v.IsRaw() ? stateFile : null,
+                TimeWaitLinger: v.IsRaw() ? TimeSpan.FromSeconds(3) : null));
             var result = await client.SendAsync(identity, request, limit, cancel);
             Console.WriteLine($"server:   {result.ServerIdentity ?? "(none)"}");
             Console.WriteLine($"outcome:  {result.OutcomeLabel}{(result.FinalReply is { } r ? $" ({r.Code} {string.Join(" / ", r.Lines)})" : "")}");

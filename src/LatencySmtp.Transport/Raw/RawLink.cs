@@ -8,7 +8,7 @@ namespace LatencySmtp.Transport.Raw;
 /// before the nft netdev-ingress drop that keeps the kernel silent), segments go out through a raw
 /// IPv4 socket (the kernel routes and resolves the neighbour).
 /// </summary>
-public sealed class RawLink : IDisposable
+public sealed class RawLink : ISegmentLink
 {
     private readonly PacketSocket _packets;
     private readonly RawIpv4Socket _raw;

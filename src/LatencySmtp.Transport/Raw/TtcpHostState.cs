@@ -17,29 +17,61 @@ public static class TtcpHostState
 
     private sealed record State(uint LastCC, Dictionary<string, Peer> Peers);
 
-    /// <summary>Seeds CCgen and the TAO entries from <paramref name="path"/>; a missing or unreadable file means a fresh host.</summary>
-    public static bool Load(TtcpHost host, string path)
+    /// <summary>
+    /// Seeds CCgen and the TAO entries from <paramref name="path"/>. A missing file means a fresh host; so does a
+    /// bad one (unreadable, not JSON, a null peer map, an address or cookie that does not parse), with a warning on
+    /// <paramref name="warnings"/> (default: stderr). All or nothing: a bad file leaves the host untouched.
+    /// </summary>
+    public static bool Load(TtcpHost host, string path, TextWriter? warnings = null)
     {
-        State? state;
+        ArgumentNullException.ThrowIfNull(host);
+        if (!File.Exists(path)) return false;
+        uint lastCC;
+        List<(uint Address, TaoEntry Entry)> entries;
         try
         {
-            if (!File.Exists(path)) return false;
-            state = JsonSerializer.Deserialize<State>(File.ReadAllText(path));
+            (lastCC, entries) = Parse(File.ReadAllText(path));
         }
-        catch (Exception e) when (e is IOException or JsonException or UnauthorizedAccessException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException or FormatException)
+        {
+            (warnings ?? Console.Error).WriteLine($"warning: ignoring the T/TCP state in {path} ({e.Message}); this host starts fresh (first contact)");
+            return false;
+        }
+        host.SeedCC(lastCC);
+        foreach (var (address, entry) in entries)
+            host.Tao.Update(address, e => e with { CCSent = entry.CCSent, Mss = entry.Mss, Cookie = entry.Cookie });
+        return true;
+    }
+
+    private static (uint LastCC, List<(uint, TaoEntry)> Entries) Parse(string json)
+    {
+        var state = JsonSerializer.Deserialize<State>(json) ?? throw new FormatException("empty state");
+        if (state.Peers is null) throw new FormatException("no peer map");
+        var entries = new List<(uint, TaoEntry)>();
+        foreach (var (address, peer) in state.Peers)
+            entries.Add(ParsePeer(address, peer));
+        return (state.LastCC, entries);
+    }
+
+    private static (uint, TaoEntry) ParsePeer(string address, Peer? peer)
+    {
+        if (!uint.TryParse(address, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var a))
+            throw new FormatException($"bad peer address '{address}'");
+        if (peer is null) throw new FormatException($"no entry for peer {address}");
+        return (a, new TaoEntry(null, peer.CCSent, peer.Mss, peer.Cookie is null ? null : Convert.FromHexString(peer.Cookie)));
+    }
+
+    private static bool IsValid(string address, Peer? peer)
+    {
+        try
+        {
+            ParsePeer(address, peer);
+            return true;
+        }
+        catch (FormatException)
         {
             return false;
         }
-        if (state is null) return false;
-        host.SeedCC(state.LastCC);
-        foreach (var (address, peer) in state.Peers)
-            if (uint.TryParse(address, out var a))
-                host.Tao.Update(a, e => e with
-                {
-                    CCSent = peer.CCSent, Mss = peer.Mss,
-                    Cookie = peer.Cookie is null ? null : Convert.FromHexString(peer.Cookie),
-                });
-        return true;
     }
 
     /// <summary>Writes CCgen and the TAO entries of <paramref name="peers"/>, merged with what the file held.</summary>
@@ -48,8 +80,10 @@ public static class TtcpHostState
         var peersByAddress = new Dictionary<string, Peer>();
         try
         {
-            if (File.Exists(path) && JsonSerializer.Deserialize<State>(File.ReadAllText(path)) is { } old)
-                peersByAddress = old.Peers;
+            // Other servers' entries are kept; bad ones (Load warned about them) are dropped.
+            if (File.Exists(path) && JsonSerializer.Deserialize<State>(File.ReadAllText(path)) is { Peers: { } old })
+                foreach (var (address, peer) in old)
+                    if (IsValid(address, peer)) peersByAddress[address] = peer;
         }
         catch (JsonException) { }
         foreach (var p in peers)

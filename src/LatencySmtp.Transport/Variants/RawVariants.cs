@@ -37,20 +37,26 @@ internal sealed class RawVariantServer : IVariantServer
     public long Duplicates => _server.Duplicates;
     public RawTtcpServer Server => _server;
 
-    public static RawVariantServer Start(SmtpVariant variant, ServerSetup setup)
+    public static RawVariantServer Start(SmtpVariant variant, ServerSetup setup) => Start(variant, setup, RawLink.Open);
+
+    /// <param name="openLink">(namespace, interface, local address) to a link; tests pass their own</param>
+    internal static RawVariantServer Start(SmtpVariant variant, ServerSetup setup, Func<string?, string, uint, ISegmentLink> openLink)
     {
         var iface = setup.Interface ?? NetNamespace.Run(setup.Namespace, () => Routes.InterfaceOf(setup.Listen.Address));
         var silencer = setup.SilenceKernel
             ? KernelSilencer.Install(setup.Namespace, iface, $"ip daddr {setup.Listen.Address} tcp dport {setup.Listen.Port}")
             : null;
+        ISegmentLink? link = null;
         try
         {
-            var link = RawLink.Open(setup.Namespace, iface, Routes.ToUInt32(setup.Listen.Address));
-            return new RawVariantServer(variant, setup.Listen,
-                new RawTtcpServer(link, (ushort)setup.Listen.Port, setup.Maildir, setup.Smtp, RawVariantOptions.For(variant), setup.Log), silencer);
+            link = openLink(setup.Namespace, iface, Routes.ToUInt32(setup.Listen.Address));
+            // From here the server owns the link; until then (its Maildir ledger may fail to open) we do.
+            var server = new RawTtcpServer(link, (ushort)setup.Listen.Port, setup.Maildir, setup.Smtp, RawVariantOptions.For(variant), setup.Log);
+            return new RawVariantServer(variant, setup.Listen, server, silencer);
         }
         catch
         {
+            link?.Dispose();
             silencer?.Dispose();
             throw;
         }
@@ -80,20 +86,28 @@ internal sealed class RawVariantClient : IVariantClient
 
     public SmtpVariant Variant { get; }
 
-    public static RawVariantClient Create(SmtpVariant variant, ClientSetup setup)
+    public static RawVariantClient Create(SmtpVariant variant, ClientSetup setup) => Create(variant, setup, RawLink.Open);
+
+    /// <param name="openLink">(namespace, interface, local address) to a link; tests pass their own</param>
+    internal static RawVariantClient Create(SmtpVariant variant, ClientSetup setup, Func<string?, string, uint, ISegmentLink> openLink)
     {
         var (source, iface) = setup.Source is { } s && setup.Interface is { } i ? (s, i) : Routes.RouteTo(setup.Server.Address, setup.Namespace);
         var silencer = setup.SilenceKernel
             ? KernelSilencer.Install(setup.Namespace, iface, $"ip saddr {setup.Server.Address} tcp sport {setup.Server.Port}")
             : null;
+        ISegmentLink? link = null;
+        RawTtcpClient? client = null;
         try
         {
-            var client = new RawTtcpClient(RawLink.Open(setup.Namespace, iface, Routes.ToUInt32(source)), RawVariantOptions.For(variant));
+            link = openLink(setup.Namespace, iface, Routes.ToUInt32(source));
+            client = new RawTtcpClient(link, RawVariantOptions.For(variant));
             if (setup.StateFile is { } state) TtcpHostState.Load(client.Host, state);
             return new RawVariantClient(variant, setup, client, silencer);
         }
         catch
         {
+            if (client is not null) client.Dispose();   // disposes the link too
+            else link?.Dispose();
             silencer?.Dispose();
             throw;
         }
@@ -112,6 +126,8 @@ internal sealed class RawVariantClient : IVariantClient
             try { TtcpHostState.Save(_client.Host, state, [Routes.ToUInt32(_setup.Server.Address)]); }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }   // the next send is a first contact, no more
         }
+        // The silencer stays until the last ACK is out: without it the kernel would answer a retransmitted FIN with a RST.
+        if (_setup.TimeWaitLinger is { } linger) _client.LingerInTimeWait(linger);
         _client.Dispose();
         _silencer?.Dispose();
     }

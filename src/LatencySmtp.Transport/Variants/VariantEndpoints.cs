@@ -14,8 +14,10 @@ public sealed record ServerSetup(IPEndPoint Listen, string? Namespace, Maildir M
 
 /// <summary>Where and how a variant's client sends.</summary>
 /// <param name="StateFile">for raw variants: keep the T/TCP host state (CCgen, TAO entry, cookie) in this file across processes</param>
+/// <param name="TimeWaitLinger">for raw variants: on Dispose, keep answering retransmitted FINs this long at most
+/// (<see cref="Raw.RawTtcpClient.LingerInTimeWait"/>); for a one-shot process, which cannot stay for the whole TIME-WAIT</param>
 public sealed record ClientSetup(IPEndPoint Server, string? Namespace, string? Interface = null, IPAddress? Source = null,
-    bool SilenceKernel = true, string? StateFile = null);
+    bool SilenceKernel = true, string? StateFile = null, TimeSpan? TimeWaitLinger = null);
 
 /// <summary>A running server of one variant.</summary>
 public interface IVariantServer : IAsyncDisposable

@@ -26,10 +26,11 @@ internal sealed class InMemoryLink
     private int _packetIndex;
     private ushort _identification;
 
-    public InMemoryLink(int seed = 1, TtcpOptions? options = null, TtcpOptions? serverOptions = null)
+    public InMemoryLink(int seed = 1, TtcpOptions? options = null, TtcpOptions? serverOptions = null,
+        uint clientIssBase = 1_000_000, uint serverIssBase = 5_000_000)
     {
         _rng = new Random(seed);
-        uint clientIss = 1_000_000, serverIss = 5_000_000;
+        uint clientIss = clientIssBase, serverIss = serverIssBase;
         ClientHost = new TtcpHost(options ?? new TtcpOptions(), ClientAddress, () => clientIss += 100_000);
         ServerHost = new TtcpHost(serverOptions ?? options ?? new TtcpOptions(), ServerAddress, () => serverIss += 100_000);
         Listener = new TtcpListener(ServerHost, ServerPort);

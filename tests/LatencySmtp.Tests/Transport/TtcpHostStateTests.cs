@@ -58,4 +58,43 @@ public sealed class TtcpHostStateTests
             Directory.Delete(dir, true);
         }
     }
+
+    /// <summary>A bad file means a fresh host with a warning, never an exception, and nothing of it is half applied.</summary>
+    [Theory]
+    [InlineData("{\"LastCC\":7,\"Peers\":{\"167859970\":{\"CCSent\":5,\"Mss\":1460,\"Cookie\":\"ABC\"}}}", "odd-length cookie")]
+    [InlineData("{\"LastCC\":7,\"Peers\":{\"167859970\":{\"CCSent\":5,\"Mss\":1460,\"Cookie\":\"ZZZZ\"}}}", "not hex")]
+    [InlineData("{\"LastCC\":7,\"Peers\":null}", "null peer map")]
+    [InlineData("{\"LastCC\":7}", "no peer map")]
+    [InlineData("{\"LastCC\":7,\"Peers\":{\"167859971\":{\"CCSent\":5},\"167859970\":null}}", "null peer")]
+    [InlineData("{\"LastCC\":7,\"Peers\":{\"10.1.2.3\":{\"CCSent\":5}}}", "bad address")]
+    [InlineData("{\"LastCC\":-1,\"Peers\":{}}", "negative CCgen")]
+    [InlineData("null", "JSON null")]
+    [InlineData("", "empty")]
+    public void A_corrupt_file_is_a_fresh_host_with_a_warning(string json, string why)
+    {
+        var dir = Directory.CreateTempSubdirectory("lsm-state-").FullName;
+        try
+        {
+            var path = Path.Combine(dir, "ttcp-client.json");
+            File.WriteAllText(path, json);
+            var host = new TtcpHost(new TtcpOptions(), Client);
+            var warnings = new StringWriter();
+            Assert.False(TtcpHostState.Load(host, path, warnings), why);
+            Assert.Contains("warning", warnings.ToString());
+            Assert.Contains(path, warnings.ToString());
+            Assert.Equal(1u, host.NextCC());                       // CCgen untouched
+            Assert.Equal(0, host.Tao.Count);                        // no entry half applied
+
+            // The next save replaces the bad file with a good one.
+            host.Tao.Update(Server, e => e with { CCSent = 1 });
+            TtcpHostState.Save(host, path, [Server]);
+            var next = new TtcpHost(new TtcpOptions(), Client);
+            Assert.True(TtcpHostState.Load(next, path, warnings));
+            Assert.Equal(1u, next.Tao.Get(Server).CCSent);
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
 }
