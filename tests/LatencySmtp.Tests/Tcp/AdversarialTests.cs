@@ -4,6 +4,8 @@ using LatencySmtp.Tcp;
 using LatencySmtp.Transport.Delivery;
 using Xunit.Abstractions;
 
+using static LatencySmtp.Tests.Tcp.TcpTestData;
+
 namespace LatencySmtp.Tests.Tcp;
 
 /// <summary>Adversarial review: each test states the behaviour the RFCs require.</summary>
@@ -15,31 +17,6 @@ public sealed class AdversarialTests(ITestOutputHelper output) : IDisposable
     private readonly string _root = Directory.CreateTempSubdirectory("lsm-adv-").FullName;
 
     public void Dispose() => Directory.Delete(_root, true);
-
-    private static byte[] Payload(int length, int seed)
-    {
-        var b = new byte[length];
-        new Random(seed).NextBytes(b);
-        return b;
-    }
-
-    private static byte[] ReadAll(Tcb tcb)
-    {
-        var b = new byte[tcb.Available];
-        Assert.Equal(b.Length, tcb.Read(b));
-        return b;
-    }
-
-    private static InMemoryLink Primed(InMemoryLink link)
-    {
-        var c = link.Connect("prime"u8.ToArray());
-        Assert.True(link.Run(() => c.IsTerminated, link.Now + Limit));
-        Assert.Null(c.Error);
-        link.Sent.Clear();
-        link.Deliveries.Clear();
-        link.Accepted.Clear();
-        return link;
-    }
 
     private (Tcb Client, TimeSpan Response) Transact(InMemoryLink link, byte[] request)
     {
@@ -58,7 +35,7 @@ public sealed class AdversarialTests(ITestOutputHelper output) : IDisposable
     public void Zero_window_probes_that_are_answered_never_abort_the_connection()
     {
         // MaxRto above 60 s: the probe interval has its own bound.
-        var link = Primed(new InMemoryLink(options: new TtcpOptions { MaxRto = TimeSpan.FromSeconds(120) }));
+        var link = new InMemoryLink(options: new TtcpOptions { MaxRto = TimeSpan.FromSeconds(120) }).Prime();
         link.ServerApplication = false;                   // the server application accepts but does not read (yet)
         var c = link.Connect("x"u8.ToArray(), closeAfterRequest: false);
         Tcb? server = null;
@@ -89,7 +66,7 @@ public sealed class AdversarialTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public void Zero_window_probes_that_go_unanswered_end_in_the_retransmission_limit()
     {
-        var link = Primed(new InMemoryLink());
+        var link = new InMemoryLink().Prime();
         link.ServerApplication = false;
         var c = link.Connect("x"u8.ToArray(), closeAfterRequest: false);
         Tcb? server = null;
@@ -111,7 +88,7 @@ public sealed class AdversarialTests(ITestOutputHelper output) : IDisposable
         // Both ISSs a few KB below 2^32: every sequence comparison crosses the wrap.
         var link = new InMemoryLink(seed: 5, clientIssBase: 0xFFFF_F000u - 100_000u * (taoPasses ? 1u : 0u) - 100_000u,
             serverIssBase: 0xFFFF_FFF0u - 100_000u * (taoPasses ? 1u : 0u) - 100_000u);
-        if (taoPasses) Primed(link);
+        if (taoPasses) link.Prime();
         link.Reply = _ => "250 ok\r\n"u8.ToArray();
         link.Reordering = 0.5;
         link.ReorderDelay = TimeSpan.FromMilliseconds(40);
@@ -199,7 +176,7 @@ public sealed class AdversarialTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public void ACK_for_unsent_data_is_not_taken()
     {
-        var link = Primed(new InMemoryLink());
+        var link = new InMemoryLink().Prime();
         link.ServerApplication = false;
         var c = link.Connect("x"u8.ToArray(), closeAfterRequest: false);
         Assert.True(link.Run(() => c.State == TcpState.Established && link.Listener.Connections.Any(), link.Now + Limit));
@@ -219,7 +196,7 @@ public sealed class AdversarialTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public void Truncated_TIME_WAIT_is_never_longer_than_2_MSL()
     {
-        var link = Primed(new InMemoryLink());
+        var link = new InMemoryLink().Prime();
         var start = link.Now;
         // Lose everything the server sends for 10 s: the client times out at 1, 3 and 7 s, RTO 8 s; done well within MSL.
         link.DropFilter = p => p.Direction == InMemoryLink.Direction.ToClient && p.SentAt < start + TimeSpan.FromSeconds(10);

@@ -112,6 +112,21 @@ internal sealed class InMemoryLink
 
     public bool RunUntilQuiet(TimeSpan limit) => Run(() => false, limit);
 
+    /// <summary>
+    /// Runs one transaction to its end so both hosts hold TAO entries (the next SYN passes the TAO test),
+    /// then forgets what it sent, delivered and accepted. Returns this link.
+    /// </summary>
+    public InMemoryLink Prime()
+    {
+        var c = Connect("prime"u8.ToArray());
+        Xunit.Assert.True(Run(() => c.IsTerminated, Now + TimeSpan.FromMinutes(20)));
+        Xunit.Assert.Null(c.Error);
+        Sent.Clear();
+        Deliveries.Clear();
+        Accepted.Clear();
+        return this;
+    }
+
     /// <summary>Moves queued output onto the wire and lets the server application act.</summary>
     private readonly Dictionary<Tcb, MemoryStream> _received = new(ReferenceEqualityComparer.Instance);
 

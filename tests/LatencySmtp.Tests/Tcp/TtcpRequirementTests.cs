@@ -2,6 +2,8 @@ using System.Text;
 using LatencySmtp.Tcp;
 using Xunit.Abstractions;
 
+using static LatencySmtp.Tests.Tcp.TcpTestData;
+
 namespace LatencySmtp.Tests.Tcp;
 
 /// <summary>Requirements that had no test of their own: CC.ECHO on the SYN-ACK, every single loss, the listener's tombstones.</summary>
@@ -9,32 +11,6 @@ public class TtcpRequirementTests(ITestOutputHelper output)
 {
     private static readonly TimeSpan Limit = TimeSpan.FromMinutes(20);
     private static readonly byte[] Request = Encoding.ASCII.GetBytes("MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nBDAT 5 LAST\r\nhello");
-
-    private static byte[] Payload(int length, int seed)
-    {
-        var b = new byte[length];
-        new Random(seed).NextBytes(b);
-        return b;
-    }
-
-    private static byte[] ReadAll(Tcb tcb)
-    {
-        var b = new byte[tcb.Available];
-        Assert.Equal(b.Length, tcb.Read(b));
-        return b;
-    }
-
-    private static InMemoryLink Primed()
-    {
-        var link = new InMemoryLink();
-        var c = link.Connect("prime"u8.ToArray());
-        Assert.True(link.Run(() => c.IsTerminated, Limit));
-        Assert.Null(c.Error);
-        link.Sent.Clear();
-        link.Deliveries.Clear();
-        link.Accepted.Clear();
-        return link;
-    }
 
     // ---------------------------------------------------------------- CC.ECHO
 
@@ -48,7 +24,7 @@ public class TtcpRequirementTests(ITestOutputHelper output)
     [InlineData(true, "echo without CC")]
     public void A_SYN_ACK_whose_CC_ECHO_is_not_our_CC_is_dropped(bool taoPrimed, string kind)
     {
-        var link = taoPrimed ? Primed() : new InMemoryLink(options: new TtcpOptions { UseCookie = true });
+        var link = taoPrimed ? new InMemoryLink().Prime() : new InMemoryLink(options: new TtcpOptions { UseCookie = true });
         var cacheBefore = link.ClientHost.Tao.Get(InMemoryLink.ServerAddress);
         var c = link.Connect(Request);
         var forged = new TcpSegment(InMemoryLink.ServerPort, c.Local.Port, 7_000_000,
@@ -102,7 +78,7 @@ public class TtcpRequirementTests(ITestOutputHelper output)
     /// <summary>Runs the scenario losing its segment number <paramref name="lose"/> (-1: none); returns how many segments went out.</summary>
     private int RunWithLoss(string scenario, int lose)
     {
-        var link = scenario == "first contact" ? new InMemoryLink() : Primed();
+        var link = scenario == "first contact" ? new InMemoryLink() : new InMemoryLink().Prime();
         var request = scenario switch
         {
             "4 segments, separate FIN" => Payload(1448 + 3 * 1452, 4),   // fills the initial window of 4 segments exactly
@@ -152,7 +128,7 @@ public class TtcpRequirementTests(ITestOutputHelper output)
     [Fact]
     public void A_SYN_of_a_recently_closed_connection_is_answered_with_RST_until_its_tombstone_expires()
     {
-        var link = Primed();
+        var link = new InMemoryLink().Prime();
         var c = link.Connect(Request);
         Assert.True(link.Run(() => c.IsTerminated, link.Now + Limit));
         Assert.Null(c.Error);

@@ -2,6 +2,8 @@ using System.Text;
 using LatencySmtp.Tcp;
 using Xunit.Abstractions;
 
+using static LatencySmtp.Tests.Tcp.TcpTestData;
+
 namespace LatencySmtp.Tests.Tcp;
 
 /// <summary>Step 2: multi-segment requests, reassembly, lost final ACK, MSS cache, randomized links.</summary>
@@ -10,37 +12,12 @@ public class TtcpRobustnessTests(ITestOutputHelper output)
     private static readonly TimeSpan Rtt = TimeSpan.FromMilliseconds(100);
     private static readonly TimeSpan Limit = TimeSpan.FromMinutes(20);
 
-    private static byte[] Payload(int length, int seed)
-    {
-        var b = new byte[length];
-        new Random(seed).NextBytes(b);
-        return b;
-    }
-
-    private static byte[] ReadAll(Tcb tcb)
-    {
-        var b = new byte[tcb.Available];
-        Assert.Equal(b.Length, tcb.Read(b));
-        return b;
-    }
-
-    private static InMemoryLink Primed(int seed = 1, TtcpOptions? options = null, TtcpOptions? serverOptions = null)
-    {
-        var link = new InMemoryLink(seed, options, serverOptions);
-        var c = link.Connect("prime"u8.ToArray());
-        Assert.True(link.Run(() => c.IsTerminated, Limit));
-        link.Sent.Clear();
-        link.Deliveries.Clear();
-        link.Accepted.Clear();
-        return link;
-    }
-
     [Theory]
     [InlineData(true)]
     [InlineData(false)]
     public void Four_segment_request_goes_in_the_first_flight(bool taoPasses)
     {
-        var link = taoPasses ? Primed() : new InMemoryLink();
+        var link = taoPasses ? new InMemoryLink().Prime() : new InMemoryLink();
         // SYN segment carries MSS+CC (12 option bytes), the others CC (8): 1448 + 3 * 1452 bytes fill 4 segments.
         var request = Payload(1448 + 3 * 1452, 7);
         var start = link.Now;
@@ -69,7 +46,7 @@ public class TtcpRobustnessTests(ITestOutputHelper output)
     [InlineData(100_000)]   // larger than the 64 KiB receive buffer: flow control has to work too
     public void Long_request_sends_the_rest_after_the_SYN_ACK(int size)
     {
-        var link = Primed();
+        var link = new InMemoryLink().Prime();
         // An SMTP server answers a long request with a short reply; the 40 KB case echoes, to send a long
         // response too (the test reads it only at the end, so it must fit the client's 64 KiB buffer).
         var echo = size <= 40_000;
@@ -94,7 +71,7 @@ public class TtcpRobustnessTests(ITestOutputHelper output)
     [InlineData(3)]
     public void Reassembly_under_reordering_and_duplication(int seed)
     {
-        var link = Primed(seed);
+        var link = new InMemoryLink(seed).Prime();
         link.Reordering = 1.0;
         link.ReorderDelay = TimeSpan.FromMilliseconds(40);
         link.Duplication = 0.5;
@@ -111,7 +88,7 @@ public class TtcpRobustnessTests(ITestOutputHelper output)
     [Fact]
     public void Lost_final_ACK_is_recovered_by_the_server_retransmission()
     {
-        var link = Primed();
+        var link = new InMemoryLink().Prime();
         bool dropped = false;
         link.DropFilter = p =>
             p.Direction == InMemoryLink.Direction.ToServer && p.Segment.Flags == TcpFlags.Ack && !dropped && (dropped = true);
@@ -157,7 +134,7 @@ public class TtcpRobustnessTests(ITestOutputHelper output)
     [Fact]
     public void Vanished_server_times_out_a_client_in_FIN_WAIT_2()
     {
-        var link = Primed();
+        var link = new InMemoryLink().Prime();
         link.ServerApplication = false;
         var c = link.Connect("HELO"u8.ToArray());
         // SYN-ACK (after the hold) acks the client's FIN; then every later server segment is lost.

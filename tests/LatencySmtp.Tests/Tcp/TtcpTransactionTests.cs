@@ -2,6 +2,8 @@ using System.Text;
 using LatencySmtp.Tcp;
 using Xunit.Abstractions;
 
+using static LatencySmtp.Tests.Tcp.TcpTestData;
+
 namespace LatencySmtp.Tests.Tcp;
 
 public class TtcpTransactionTests(ITestOutputHelper output)
@@ -20,13 +22,6 @@ public class TtcpTransactionTests(ITestOutputHelper output)
         output.WriteLine(InMemoryLink.Describe(link.Sent));
         output.WriteLine("");
         return client;
-    }
-
-    private static byte[] ReadAll(Tcb tcb)
-    {
-        var b = new byte[tcb.Available];
-        Assert.Equal(b.Length, tcb.Read(b));
-        return b;
     }
 
     [Fact]
