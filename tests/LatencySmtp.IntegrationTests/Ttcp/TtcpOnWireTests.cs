@@ -94,6 +94,22 @@ public sealed class TtcpOnWireTests : IDisposable
         Assert.InRange((DateTime.UtcNow - start).TotalSeconds, 0, 6);
     }
 
+    /// <summary>Adversarial review: the server forgets a connection's SMTP session once the connection is gone.</summary>
+    [Fact]
+    public void Sessions_of_finished_connections_are_released()
+    {
+        for (int i = 0; i < 10; i++)
+        {
+            var r = _client.Run(_bed.ServerAddress, Port, Session(Message($"leak {i}"), $"leak-{i}"), TimeSpan.FromSeconds(10));
+            Assert.True(r.Accepted, r.Error);
+        }
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(3);
+        while ((_server.Sessions > 0 || _server.ListenerState.Connections > 0) && DateTime.UtcNow < deadline) Thread.Sleep(20);
+        Assert.Equal(0, _server.ListenerState.Connections);
+        Assert.Equal(0, _server.Sessions);          // was 10: each held a terminated Tcb (64 KiB ring) and its ServerSession
+        Assert.Equal(10, _maildir.NewMessages().Count);
+    }
+
     public void Dispose()
     {
         _client.Dispose();
