@@ -112,7 +112,7 @@ public static class Probes
         using var listener = NetNamespace.Run(serverNamespace, () =>
         {
             var s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-            s.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            LatencySmtp.Transport.Kernel.SocketOptions.ReuseAddressOnly(s);
             s.Bind(server);
             s.Listen(1024);
             return s;

@@ -64,8 +64,8 @@ public sealed class KernelSmtpServer : IAsyncDisposable
         _listener = NetNamespace.Run(options.Namespace, () =>
         {
             var s = new Socket(options.Listen.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-            s.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
-            s.Bind(options.Listen);
+            SocketOptions.ReuseAddressOnly(s);
+            SocketOptions.BindExclusive(s, options.Listen);
             if (options.FastOpen) SocketOptions.EnableFastOpenListener(s);
             s.Listen(128);
             return s;

@@ -8,6 +8,29 @@ public static class SocketOptions
     private const int TCP_FASTOPEN = 23;          // listener: queue length for TFO requests (RFC 7413)
     private const int TCP_FASTOPEN_CONNECT = 30;  // client: connect() defers the SYN to the first write
 
+    private const int SOL_SOCKET = 1, SO_REUSEADDR = 2;
+
+    /// <summary>
+    /// SO_REUSEADDR alone: a restarted server binds while old connections sit in TIME-WAIT, but a second listener
+    /// on the same address and port fails with EADDRINUSE. .NET's <c>ReuseAddress</c> sets SO_REUSEPORT too on
+    /// Linux, which lets two servers share the port and split its connections between them.
+    /// </summary>
+    public static void ReuseAddressOnly(Socket s) =>
+        s.SetRawSocketOption(SOL_SOCKET, SO_REUSEADDR, BitConverter.GetBytes(1));
+
+    /// <summary>Binds <paramref name="s"/>, naming the address in the error when another socket holds it.</summary>
+    public static void BindExclusive(Socket s, System.Net.IPEndPoint endpoint)
+    {
+        try
+        {
+            s.Bind(endpoint);
+        }
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.AddressAlreadyInUse)
+        {
+            throw new IOException($"{endpoint} is already in use (is another server running there?)", e);
+        }
+    }
+
     public static void EnableFastOpenListener(Socket s, int queue = 256) =>
         s.SetRawSocketOption((int)SocketOptionLevel.Tcp, TCP_FASTOPEN, BitConverter.GetBytes(queue));
 

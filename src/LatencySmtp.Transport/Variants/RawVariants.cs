@@ -22,13 +22,16 @@ internal sealed class RawVariantServer : IVariantServer
 {
     private readonly RawTtcpServer _server;
     private readonly KernelSilencer? _silencer;
+    private readonly PortReservation _reservation;   // no second server, raw or kernel, on this address and port
 
-    private RawVariantServer(SmtpVariant variant, IPEndPoint endpoint, RawTtcpServer server, KernelSilencer? silencer)
+    private RawVariantServer(SmtpVariant variant, IPEndPoint endpoint, RawTtcpServer server, KernelSilencer? silencer,
+        PortReservation reservation)
     {
         Variant = variant;
         Endpoint = endpoint;
         _server = server;
         _silencer = silencer;
+        _reservation = reservation;
     }
 
     public SmtpVariant Variant { get; }
@@ -43,21 +46,24 @@ internal sealed class RawVariantServer : IVariantServer
     internal static RawVariantServer Start(SmtpVariant variant, ServerSetup setup, Func<string?, string, uint, ISegmentLink> openLink)
     {
         var iface = setup.Interface ?? NetNamespace.Run(setup.Namespace, () => Routes.InterfaceOf(setup.Listen.Address));
-        var silencer = setup.SilenceKernel
-            ? KernelSilencer.Install(setup.Namespace, iface, $"ip daddr {setup.Listen.Address} tcp dport {setup.Listen.Port}")
-            : null;
+        var reservation = NetNamespace.Run(setup.Namespace, () => PortReservation.Take(setup.Listen));
+        KernelSilencer? silencer = null;
         ISegmentLink? link = null;
         try
         {
+            silencer = setup.SilenceKernel
+                ? KernelSilencer.Install(setup.Namespace, iface, $"ip daddr {setup.Listen.Address} tcp dport {setup.Listen.Port}")
+                : null;
             link = openLink(setup.Namespace, iface, Routes.ToUInt32(setup.Listen.Address));
             // From here the server owns the link; until then (its Maildir ledger may fail to open) we do.
             var server = new RawTtcpServer(link, (ushort)setup.Listen.Port, setup.Maildir, setup.Smtp, RawVariantOptions.For(variant), setup.Log);
-            return new RawVariantServer(variant, setup.Listen, server, silencer);
+            return new RawVariantServer(variant, setup.Listen, server, silencer, reservation);
         }
         catch
         {
             link?.Dispose();
             silencer?.Dispose();
+            reservation.Dispose();
             throw;
         }
     }
@@ -66,6 +72,7 @@ internal sealed class RawVariantServer : IVariantServer
     {
         _server.Dispose();
         _silencer?.Dispose();
+        _reservation.Dispose();
         return ValueTask.CompletedTask;
     }
 }
