@@ -158,7 +158,35 @@ public sealed class TransactionLedger : IDisposable
     {
         var dir = System.IO.Path.GetDirectoryName(Path);
         if (!string.IsNullOrEmpty(dir)) Directory.CreateDirectory(dir);
-        return new FileStream(Path, FileMode.Append, FileAccess.Write, FileShare.Read, 1);
+        var file = new FileStream(Path, FileMode.Append, FileAccess.Write, FileShare.Read, 1);
+        try
+        {
+            TerminateTornLine(file);
+            return file;
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// A crash during an append can leave a last line without its newline. Load skipped it; ending it here keeps
+    /// the next entry on a line of its own, where Load will find it (else the two would read as one bad line, and
+    /// the next entry, its TXID's protection with it, would be lost at the next start).
+    /// </summary>
+    private void TerminateTornLine(FileStream file)
+    {
+        if (file.Length == 0) return;
+        using (var read = new FileStream(Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1))
+        {
+            read.Seek(-1, SeekOrigin.End);
+            if (read.ReadByte() == '\n') return;
+        }
+        file.WriteByte((byte)'\n');
+        file.Flush(flushToDisk: true);
+        _linesInFile++;
     }
 
     /// <summary>Rewrites the file with live entries only when dead lines dominate (keeps it bounded by about 2 x Capacity lines).</summary>

@@ -136,6 +136,27 @@ public sealed class TransactionLedgerTests : IDisposable
         Assert.Single(box.NewMessages());
     }
 
+    /// <summary>Adversarial review: the entry after a torn line was glued onto it, read back as one bad line, and lost.</summary>
+    [Fact]
+    public void The_entry_after_a_torn_line_survives_the_next_restart()
+    {
+        var box = Box();
+        File.WriteAllText(TransactionLedger.PathBeside(box), "1796364512000 deadbeef");   // crash mid-append
+        string queueId;
+        using (var store = Store(box))
+        {
+            var first = store.Deliver(Mail("t1"));
+            Assert.True(first.Success);
+            queueId = first.QueueId!;
+        }
+        using (var store = Store(box))                                   // restart: the replay is recognised
+        {
+            Assert.Equal(queueId, store.Deliver(Mail("t1")).QueueId);
+            Assert.Equal(1, store.Duplicates);
+        }
+        Assert.Single(box.NewMessages());
+    }
+
     [Fact]
     public void Default_window_outlives_every_replay_TCP_could_accept()
     {
