@@ -35,6 +35,7 @@ internal static unsafe partial class LibC
 
     public const int EINTR = 4;
     public const int EAGAIN = 11;
+    public const int ENOBUFS = 105;
     public const int ESRCH = 3;
 
     public const int CLOCK_MONOTONIC = 1;

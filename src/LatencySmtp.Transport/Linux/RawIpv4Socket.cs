@@ -21,8 +21,18 @@ public sealed unsafe class RawIpv4Socket : IDisposable
     }
 
     /// <summary>Sends one IPv4 packet towards <paramref name="destination"/> (host order: 10.0.0.1 == 0x0A000001),
-    /// which should equal the packet's destination address.</summary>
-    public void Send(ReadOnlySpan<byte> ipv4Packet, uint destination)
+    /// which should equal the packet's destination address. Blocks while the socket's send buffer is full.</summary>
+    public void Send(ReadOnlySpan<byte> ipv4Packet, uint destination) => SendCore(ipv4Packet, destination, 0);
+
+    /// <summary>
+    /// As <see cref="Send"/>, but never blocks: false when the send buffer is full (EAGAIN) or the kernel has no
+    /// buffer (ENOBUFS), and the packet is dropped, as a congested link would. Packets to a neighbour that does
+    /// not answer ARP sit in the kernel's queue charged to this socket; a flood of SYNs from spoofed on-link
+    /// addresses fills the buffer with replies to them, and a blocking send would stall every connection.
+    /// </summary>
+    public bool TrySend(ReadOnlySpan<byte> ipv4Packet, uint destination) => SendCore(ipv4Packet, destination, LibC.MSG_DONTWAIT);
+
+    private bool SendCore(ReadOnlySpan<byte> ipv4Packet, uint destination, int flags)
     {
         if (ipv4Packet.Length < 20 || ipv4Packet[0] >> 4 != 4) throw new ArgumentException("not an IPv4 packet", nameof(ipv4Packet));
         var address = new LibC.SockaddrIn { Family = LibC.AF_INET, Addr = LibC.HostToNetwork(destination) };
@@ -31,10 +41,12 @@ public sealed unsafe class RawIpv4Socket : IDisposable
         {
             while (true)
             {
-                nint n = LibC.sendto(lease.Fd, buffer, (nuint)ipv4Packet.Length, 0, &address, (uint)sizeof(LibC.SockaddrIn));
-                if (n == ipv4Packet.Length) return;
+                nint n = LibC.sendto(lease.Fd, buffer, (nuint)ipv4Packet.Length, flags, &address, (uint)sizeof(LibC.SockaddrIn));
+                if (n == ipv4Packet.Length) return true;
                 if (n >= 0) throw new IOException($"raw sendto sent {n} of {ipv4Packet.Length} bytes");
-                if (System.Runtime.InteropServices.Marshal.GetLastPInvokeError() == LibC.EINTR) continue;
+                int errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+                if (errno == LibC.EINTR) continue;
+                if ((flags & LibC.MSG_DONTWAIT) != 0 && errno is LibC.EAGAIN or LibC.ENOBUFS) return false;
                 throw LibC.Error($"raw sendto({ipv4Packet.Length} bytes)");
             }
         }

@@ -45,11 +45,15 @@ public sealed class RawLink : ISegmentLink
     public long SegmentsReceived { get; private set; }
     public long Malformed { get; private set; }
 
+    /// <summary>Segments dropped because the raw socket's send buffer was full (TCP's timers resend what matters).</summary>
+    public long SendsDropped { get; private set; }
+
+    /// <summary>Never blocks: one event loop serves every connection, so a full send buffer drops the segment.</summary>
     public void Send(uint destination, TcpSegment segment)
     {
         var n = Ipv4Packet.EmitTcp(_out, LocalAddress, destination, segment, _ipId++);
-        _raw.Send(_out.AsSpan(0, n), destination);
-        SegmentsSent++;
+        if (_raw.TrySend(_out.AsSpan(0, n), destination)) SegmentsSent++;
+        else SendsDropped++;
     }
 
     /// <summary>
