@@ -34,12 +34,39 @@ public sealed class ClientSession
         ArgumentNullException.ThrowIfNull(identity);
         ArgumentNullException.ThrowIfNull(request);
         if (request.Recipients.Count == 0) throw new ArgumentException("At least one recipient is required", nameof(request));
+        RequireToken(identity.HostName, "client host name", nameof(identity));
+        RequireToken(identity.Software, "software token", nameof(identity));
+        if (identity.TransactionId is { } txid) RequireToken(txid, "transaction id", nameof(identity));
+        RequirePath(request.ReversePath, "reverse-path", nameof(request));
+        foreach (var to in request.Recipients) RequirePath(to, "recipient", nameof(request));
         _identity = identity;
         _request = request;
         _mode = mode;
         _maxReplyLine = (limits ?? SmtpLimits.Rfc5321).MaxReplyLineOctets;
         _maxInput = _maxReplyLine * (ReplyParser.MaxLines + 1);
     }
+
+    /// <summary>
+    /// A value that goes into a command line must stay one argument of that command: a CR or LF would end the
+    /// line and start another command (injection), a space or angle bracket would end the argument early.
+    /// Syntax beyond that (RFC 5321 §4.1.2) is the server's to judge.
+    /// </summary>
+    private static void RequireToken(string value, string what, string param)
+    {
+        if (string.IsNullOrEmpty(value)) throw new ArgumentException($"empty {what}", param);
+        RequirePath(value, what, param);
+    }
+
+    /// <summary>As <see cref="RequireToken"/>, but empty is allowed: the null reverse-path &lt;&gt;.</summary>
+    private static void RequirePath(string value, string what, string param)
+    {
+        ArgumentNullException.ThrowIfNull(value, param);
+        foreach (var c in value)
+            if (c <= ' ' || c == 0x7F || c == '<' || c == '>')
+                throw new ArgumentException($"{what} '{Printable(value)}' contains {(c is '\r' or '\n' ? "a line break" : $"U+{(int)c:X4}")}, which cannot go into an SMTP command", param);
+    }
+
+    private static string Printable(string s) => s.Replace("\r", "\\r", StringComparison.Ordinal).Replace("\n", "\\n", StringComparison.Ordinal);
 
     public ClientOutcome Outcome { get; private set; } = ClientOutcome.Pending;
     /// <summary>QUIT answered, or the outcome decided without anything left to wait for (rejected, failed, stream ended).</summary>

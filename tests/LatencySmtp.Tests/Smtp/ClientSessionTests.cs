@@ -301,4 +301,35 @@ public class ClientSessionTests
     [Fact]
     public void NoRecipientsIsAnArgumentError() =>
         Assert.Throws<ArgumentException>(() => new ClientSession(Me, new MailRequest("a@b.c", [], Array.Empty<byte>()), ClientMode.Classic));
+
+    /// <summary>Adversarial review: a CR LF in --to let `send` slip a second RCPT into the request.</summary>
+    [Theory]
+    [InlineData("to", "c@d>\r\nRCPT TO:<injected@evil.example")]
+    [InlineData("to", "c@d\nRCPT TO:<x@y>")]
+    [InlineData("to", "c d@e")]
+    [InlineData("from", "a@b>\r\nRSET")]
+    [InlineData("from", "a\0@b")]
+    [InlineData("helo", "x\r\nMAIL FROM:<z@z>")]
+    [InlineData("helo", "")]
+    [InlineData("txid", "t1\r\nQUIT")]
+    public void A_value_that_would_break_out_of_its_command_is_an_argument_error(string field, string value)
+    {
+        var identity = field switch
+        {
+            "helo" => Me with { HostName = value },
+            "txid" => Me with { TransactionId = value },
+            _ => Me,
+        };
+        var request = new MailRequest(field == "from" ? value : "a@b.c", [field == "to" ? value : "d@e.f"], "x\r\n"u8.ToArray());
+        foreach (var mode in new[] { ClientMode.Classic, ClientMode.Pipelined, ClientMode.Greetingless })
+            Assert.Throws<ArgumentException>(() => new ClientSession(identity, request, mode));
+    }
+
+    [Fact]
+    public void The_null_reverse_path_and_utf8_addresses_are_allowed()
+    {
+        var s = new ClientSession(Me, new MailRequest("", ["j\u00f6rg@b\u00fccher.example"], "x\r\n"u8.ToArray()), ClientMode.Greetingless);
+        s.Start();
+        Assert.Contains("MAIL FROM:<>", Encoding.UTF8.GetString(s.TakeOutput()));
+    }
 }
