@@ -68,6 +68,31 @@ internal static class ClientCommands
 }
 
 /// <summary>DATA transparency (RFC 5321 §4.5.2).</summary>
+/// <summary>RFC 5322 §2.3: CR and LF occur in a message only together, as CRLF.</summary>
+public static class MessageText
+{
+    /// <summary>
+    /// A message file with Unix line ends (LF alone) in its wire form: every LF not preceded by CR becomes CRLF,
+    /// so DATA and BDAT carry the same bytes and a server that refuses bare LF (RFC 5321 §2.3.8) accepts it.
+    /// A CR alone is left as it is: the server judges it.
+    /// </summary>
+    public static byte[] WithCrlfLineEnds(ReadOnlySpan<byte> message)
+    {
+        int bare = 0;
+        for (int i = 0; i < message.Length; i++)
+            if (message[i] == (byte)'\n' && (i == 0 || message[i - 1] != (byte)'\r')) bare++;
+        if (bare == 0) return message.ToArray();
+        var result = new byte[message.Length + bare];
+        int o = 0;
+        for (int i = 0; i < message.Length; i++)
+        {
+            if (message[i] == (byte)'\n' && (i == 0 || message[i - 1] != (byte)'\r')) result[o++] = (byte)'\r';
+            result[o++] = message[i];
+        }
+        return result;
+    }
+}
+
 public static class DotStuffing
 {
     /// <summary>

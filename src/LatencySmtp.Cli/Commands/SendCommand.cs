@@ -28,10 +28,15 @@ internal static class SendCommand
             var v = SmtpVariants.Parse(pr.GetValue(variant)!);
             var ep = Endpoints.Parse(pr.GetValue(server)!, "--server");
             var ns = pr.GetValue(netns);
-            var bytes = await File.ReadAllBytesAsync(pr.GetValue(message)!, cancel);
+            var file = pr.GetValue(message)!;
+            if (Directory.Exists(file)) throw new IOException($"--message {file} is a directory, not a message file");
+            // A message file may have Unix line ends; on the wire it has CRLF (RFC 5322 §2.3), whatever the variant.
+            var bytes = MessageText.WithCrlfLineEnds(await File.ReadAllBytesAsync(file, cancel));
             var request = new MailRequest(pr.GetValue(from)!, pr.GetValue(to)!, bytes);
             var identity = new ClientIdentity(pr.GetValue(helo)!, $"LatencySmtp/{typeof(SendCommand).Assembly.GetName().Version?.ToString(3)}", Guid.NewGuid().ToString("N")[..16]);
-            var limit = TimeSpan.FromSeconds(pr.GetValue(timeout));
+            var seconds = pr.GetValue(timeout);
+            if (!(seconds > 0 && seconds <= 24 * 3600)) throw new ArgumentException($"--timeout {seconds}: give seconds above 0 (at most a day)");
+            var limit = TimeSpan.FromSeconds(seconds);
             if (v.IsRaw()) Endpoints.RequireRoot($"send --variant {v.Name()}");
             if (v == SmtpVariant.Tfo && LatencySmtp.Transport.Kernel.SocketOptions.FastOpenWarning(1, ns) is { } tfoWarning)
                 Console.Error.WriteLine($"warning: {tfoWarning}");

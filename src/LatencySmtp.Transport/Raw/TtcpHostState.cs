@@ -94,7 +94,15 @@ public static class TtcpHostState
         }
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
         var tmp = path + ".tmp";
-        File.WriteAllText(tmp, JsonSerializer.Serialize(new State(host.LastCC, peersByAddress)));
-        File.Move(tmp, path, overwrite: true);
+        try
+        {
+            File.WriteAllText(tmp, JsonSerializer.Serialize(new State(host.LastCC, peersByAddress)));
+            File.Move(tmp, path, overwrite: true);
+        }
+        catch
+        {
+            File.Delete(tmp);   // e.g. path is a directory: no stray .tmp beside it
+            throw;
+        }
     }
 }

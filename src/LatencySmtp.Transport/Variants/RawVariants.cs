@@ -130,8 +130,12 @@ internal sealed class RawVariantClient : IVariantClient
     {
         if (_setup.StateFile is { } state)
         {
+            // Not fatal (the next send is a first contact, no more), but said: the user asked for the state to be kept.
             try { TtcpHostState.Save(_client.Host, state, [Routes.ToUInt32(_setup.Server.Address)]); }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }   // the next send is a first contact, no more
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                Console.Error.WriteLine($"warning: could not save the T/TCP state to {state} ({e.Message}); the next send to this server is a first contact");
+            }
         }
         // The silencer stays until the last ACK is out: without it the kernel would answer a retransmitted FIN with a RST.
         if (_setup.TimeWaitLinger is { } linger) _client.LingerInTimeWait(linger);
