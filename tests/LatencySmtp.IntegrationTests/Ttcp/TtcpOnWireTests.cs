@@ -76,7 +76,7 @@ public sealed class TtcpOnWireTests : IDisposable
     public void Greetingless_garbage_gets_an_smtp_error_reply_and_nothing_is_delivered()
     {
         var result = _client.Run(_bed.ServerAddress, Port,
-            new ClientSession(new ClientIdentity("client.lsm.test", "x", null), new MailRequest("not an address", ["b@example.net"], Message("bad")), ClientMode.Greetingless),
+            new ClientSession(new ClientIdentity("client.lsm.test", "x", null), new MailRequest("no-at-sign..", ["b@example.net"], Message("bad")), ClientMode.Greetingless),
             TimeSpan.FromSeconds(10));
         Assert.False(result.Accepted);
         Assert.NotNull(result.FinalReply);
