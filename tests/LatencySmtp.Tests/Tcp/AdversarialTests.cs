@@ -289,15 +289,7 @@ public sealed class AdversarialTests(ITestOutputHelper output) : IDisposable
         var link = new InMemoryLink();
         var box = new Maildir(Path.Combine(_root, "Maildir"));
         using var store = new ExactlyOnceDelivery(box, new TransactionLedger(TransactionLedger.PathBeside(box), TransactionLedger.DefaultWindow, clock: () => epoch + link.Now));
-        link.Reply = request =>
-        {
-            var session = new ServerSession(new ServerOptions { HostName = "mx.example" }, ServerMode.Greetingless);
-            session.Start();
-            session.Receive(request);
-            session.ReceiveEnd();
-            while (session.PendingDelivery is { } p) session.CompleteDelivery(store.Deliver(p));
-            return session.TakeOutput();
-        };
+        link.ServeSmtp(store);
         byte[] Request(string txid)
         {
             var cs = new ClientSession(new ClientIdentity("client.example", "t/1", txid),

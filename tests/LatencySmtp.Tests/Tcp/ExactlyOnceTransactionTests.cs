@@ -27,15 +27,7 @@ public sealed class ExactlyOnceTransactionTests : IDisposable
         _box = new Maildir(Path.Combine(_root, "Maildir"));
         _store = new ExactlyOnceDelivery(_box, new TransactionLedger(TransactionLedger.PathBeside(_box),
             TransactionLedger.DefaultWindow, clock: () => Epoch + _link.Now));
-        _link.Reply = request =>
-        {
-            var session = new ServerSession(new ServerOptions { HostName = "mx.example" }, ServerMode.Greetingless);
-            session.Start();
-            session.Receive(request);
-            session.ReceiveEnd();
-            while (session.PendingDelivery is { } p) session.CompleteDelivery(_store.Deliver(p));
-            return session.TakeOutput();
-        };
+        _link.ServeSmtp(_store);
     }
 
     public void Dispose()

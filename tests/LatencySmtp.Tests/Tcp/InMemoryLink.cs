@@ -112,6 +112,17 @@ internal sealed class InMemoryLink
 
     public bool RunUntilQuiet(TimeSpan limit) => Run(() => false, limit);
 
+    /// <summary>The server application becomes the greeting-less SMTP server, delivering through <paramref name="store"/>.</summary>
+    public void ServeSmtp(LatencySmtp.Transport.Delivery.ExactlyOnceDelivery store) => Reply = request =>
+    {
+        var session = new LatencySmtp.Smtp.ServerSession(new LatencySmtp.Smtp.ServerOptions { HostName = "mx.example" }, LatencySmtp.Smtp.ServerMode.Greetingless);
+        session.Start();
+        session.Receive(request);
+        session.ReceiveEnd();
+        while (session.PendingDelivery is { } p) session.CompleteDelivery(store.Deliver(p));
+        return session.TakeOutput();
+    };
+
     /// <summary>
     /// Runs one transaction to its end so both hosts hold TAO entries (the next SYN passes the TAO test),
     /// then forgets what it sent, delivered and accepted. Returns this link.
