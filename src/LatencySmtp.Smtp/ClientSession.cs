@@ -28,6 +28,8 @@ public sealed class ClientSession
     bool _stopped; // input is no longer read (malformed reply, overflow)
     bool _grouped; // MAIL, RCPT... and DATA/BDAT went out together: no reply triggers the next one
     int _nextRecipient;
+    int _rcptReplies, _acceptedRecipients;
+    readonly List<(string, SmtpReply)> _refusedRecipients = new();
 
     public ClientSession(ClientIdentity identity, MailRequest request, ClientMode mode, SmtpLimits? limits = null)
     {
@@ -80,6 +82,8 @@ public sealed class ClientSession
     /// <summary>ESMTP keywords of the EHLO reply, upper-case, with their parameters.</summary>
     public IReadOnlyDictionary<string, string> Extensions => _extensions;
     public IReadOnlyList<(string Command, SmtpReply Reply)> Transcript => _transcript;
+    /// <summary>Recipients the server refused (4xx/5xx to RCPT); an accepted mail went to the others.</summary>
+    public IReadOnlyList<(string Recipient, SmtpReply Reply)> RefusedRecipients => _refusedRecipients;
     public bool HasOutput => _output.Length > 0;
 
     readonly Dictionary<string, string> _extensions = new(StringComparer.Ordinal);
@@ -198,9 +202,18 @@ public sealed class ClientSession
                 if (!_grouped) SendNextRecipientOrData();
                 break;
             case Await.Rcpt:
-                if (!reply.IsPositiveCompletion) { Unexpected(reply, "RCPT"); return; }
+            {
+                // RFC 5321 §3.3: one refused recipient does not end the transaction; the message goes to the
+                // others. Only when every recipient is refused is the mail refused.
+                var recipient = _request.Recipients[_rcptReplies++];
+                if (reply.IsPositiveCompletion) _acceptedRecipients++;
+                else if (reply.IsTransientFailure || reply.IsPermanentFailure) _refusedRecipients.Add((recipient, reply));
+                else { Unexpected(reply, "RCPT"); return; }
+                bool last = _rcptReplies == _request.Recipients.Count;
+                if (last && _acceptedRecipients == 0) { Unexpected(reply, "RCPT"); return; }
                 if (!_grouped) SendNextRecipientOrData();
                 break;
+            }
             case Await.Data:
                 if (reply.Code != 354) { Unexpected(reply, "DATA"); return; }
                 _output.Write(DotStuffing.Stuff(_request.Message.Span));

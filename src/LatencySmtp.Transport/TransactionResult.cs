@@ -12,14 +12,15 @@ public sealed record TransactionResult(
     ushort LocalPort,
     SmtpReply? FinalReply,
     string? ServerIdentity,
-    string? Error)
+    string? Error,
+    IReadOnlyList<(string Recipient, SmtpReply Reply)>? RefusedRecipients = null)
 {
     public bool Accepted => Outcome == ClientOutcome.Accepted;
 
-    /// <summary>Short word for CSV files: accepted, rejected-550, failed.</summary>
+    /// <summary>Short word for CSV files: accepted, accepted-partial (some recipients refused), rejected-550, failed.</summary>
     public string OutcomeLabel => Outcome switch
     {
-        ClientOutcome.Accepted => "accepted",
+        ClientOutcome.Accepted => RefusedRecipients is { Count: > 0 } ? "accepted-partial" : "accepted",
         ClientOutcome.Rejected => $"rejected-{FinalReply?.Code}",
         _ => "failed",
     };

@@ -49,6 +49,8 @@ internal static class SendCommand
             var result = await client.SendAsync(identity, request, limit, cancel);
             Console.WriteLine($"server:   {result.ServerIdentity ?? "(none)"}");
             Console.WriteLine($"outcome:  {result.OutcomeLabel}{(result.FinalReply is { } r ? $" ({r.Code} {string.Join(" / ", r.Lines)})" : "")}");
+            foreach (var (recipient, refusal) in result.RefusedRecipients ?? [])
+                Console.WriteLine($"refused:  {recipient} ({refusal.Code} {string.Join(" / ", refusal.Lines)})");
             if (result.Accepted) Console.WriteLine($"accepted: {result.AcceptMs:F2} ms after the connection started");
             if (result.Error is { } err) Console.WriteLine($"error:    {err}");
             return result.Accepted ? 0 : 2;

@@ -92,6 +92,6 @@ public static class KernelSmtpClient
         }
         var outcome = session.Outcome == ClientOutcome.Pending ? ClientOutcome.Failed : session.Outcome;
         return new TransactionResult(outcome, acceptMs, clock.Elapsed.TotalMilliseconds, localPort,
-            session.FinalReply, session.ServerIdentity, error ?? session.Error);
+            session.FinalReply, session.ServerIdentity, error ?? session.Error, session.RefusedRecipients);
     }
 }

@@ -112,7 +112,7 @@ public sealed class RawTtcpClient : IDisposable
         if (tcb.State == TcpState.TimeWait) Linger(tcb);
         var outcome = session.Outcome == ClientOutcome.Pending ? ClientOutcome.Failed : session.Outcome;
         return new TransactionResult(outcome, acceptMs, elapsed, local.Port,
-            session.FinalReply, session.ServerIdentity, error ?? session.Error);
+            session.FinalReply, session.ServerIdentity, error ?? session.Error, session.RefusedRecipients);
     }
 
     /// <summary>

@@ -110,8 +110,9 @@ public class PipelinedClientTests
         Assert.Equal(["DATA", "QUIT"], s.Transcript.Skip(4).Select(t => t.Command));
     }
 
+    /// <summary>RFC 5321 §3.3: a refused recipient does not end the transaction; the message goes to the others.</summary>
     [Fact]
-    public void RecipientRefusedButDataAcceptedSendsNothingMore()
+    public void A_refused_recipient_leaves_the_mail_to_the_others()
     {
         var (s, writes) = Run("x\r\n", """
             S: 220 mx ESMTP
@@ -121,9 +122,49 @@ public class PipelinedClientTests
             S: 550 5.1.1 no such user
             S: 250 2.1.5 Ok
             S: 354 go
+            S: 250 2.0.0 queued
+            S: 221 bye
+            """, 0, "b@example.net", "c@example.net");
+        Assert.Equal(ClientOutcome.Accepted, s.Outcome);
+        Assert.Equal(250, s.FinalReply!.Code);
+        var (recipient, reply) = Assert.Single(s.RefusedRecipients);
+        Assert.Equal(("b@example.net", 550), (recipient, reply.Code));
+        Assert.Contains("x\r\n.\r\n", string.Concat(writes));
+        Assert.Contains("QUIT", string.Concat(writes));
+    }
+
+    [Fact]
+    public void Lock_step_goes_on_to_the_next_recipient_after_a_refusal()
+    {
+        var (s, writes) = Run("x\r\n", """
+            S: 220 mx ESMTP
+            S: 250 mx
+            S: 250 2.1.0 Ok
+            S: 452 4.2.2 mailbox full
+            S: 250 2.1.5 Ok
+            S: 354 go
+            S: 250 2.0.0 queued
+            S: 221 bye
+            """, 1, "b@example.net", "c@example.net");
+        Assert.Equal(ClientOutcome.Accepted, s.Outcome);
+        Assert.Equal("b@example.net", Assert.Single(s.RefusedRecipients).Recipient);
+        Assert.Equal(["EHLO", "MAIL", "RCPT", "RCPT", "DATA", "x", "QUIT"], writes.Select(w => w.Split(' ', ':', '\r')[0]).ToArray());
+    }
+
+    [Fact]
+    public void Every_recipient_refused_refuses_the_mail_and_sends_no_message()
+    {
+        var (s, writes) = Run("x\r\n", """
+            S: 220 mx ESMTP
+            S: 250-mx
+            S: 250 PIPELINING
+            S: 250 2.1.0 Ok
+            S: 550 5.1.1 no such user
+            S: 452 4.5.3 too many recipients
+            S: 554 5.5.1 no valid recipients
             """, 0, "b@example.net", "c@example.net");
         Assert.Equal(ClientOutcome.Rejected, s.Outcome);
-        Assert.DoesNotContain("QUIT", string.Concat(writes));
+        Assert.Equal(2, s.RefusedRecipients.Count);
         Assert.DoesNotContain("x\r\n.", string.Concat(writes));
     }
 
