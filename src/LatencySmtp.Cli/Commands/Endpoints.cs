@@ -32,11 +32,18 @@ internal static class Endpoints
             Console.Error.WriteLine("cancelled");
             return 130;
         }
-        catch (Exception e) when (e is ArgumentException or IOException or InvalidOperationException or UnauthorizedAccessException
+        catch (Exception e) when (e is ArgumentException or IOException or InvalidDataException or InvalidOperationException or UnauthorizedAccessException
                                        or NotSupportedException or FormatException or TimeoutException
                                        or LatencySmtp.Experiments.Specs.ExperimentSpecException or System.Net.Sockets.SocketException)
         {
             Console.Error.WriteLine($"latency-smtp: {e.Message}");
+            return 1;
+        }
+        catch (Exception e) when (Environment.GetEnvironmentVariable("LATENCY_SMTP_TRACE") != "1")
+        {
+            // Anything else (a library's own exception on a bad file, say) is still one line; the whole trace
+            // with LATENCY_SMTP_TRACE=1.
+            Console.Error.WriteLine($"latency-smtp: {e.Message} ({e.GetType().Name}; LATENCY_SMTP_TRACE=1 shows where)");
             return 1;
         }
     }

@@ -20,9 +20,13 @@ internal static class PlotCommand
                 return Task.FromResult(0);
             }
             var rows = CsvFiles.ReadTransactions(Path.Combine(folder, "transactions.csv"));
+            if (rows.Count == 0) throw new InvalidDataException($"{folder}/transactions.csv holds no transaction: nothing to plot (summary.csv left as it is)");
             // Delivered counts come from the server side and are not in transactions.csv: keep the old summary's.
+            // A summary.csv that lacks them is not overwritten: they exist nowhere else.
             var old = File.Exists(Path.Combine(folder, "summary.csv")) ? File.ReadAllLines(Path.Combine(folder, "summary.csv")) : [];
             var summary = Statistics.Summarise(rows, r => CountFrom(old, r, "delivered"), r => CountFrom(old, r, "duplicates"));
+            if (old.Length > 0 && summary.Any(c => c.Delivered < 0 || c.Duplicates < 0))
+                throw new InvalidDataException($"{folder}/summary.csv lacks the delivered/duplicates counts of some cells; not rewriting it (they exist only there)");
             CsvFiles.WriteSummary(Path.Combine(folder, "summary.csv"), summary);
             LatencyChart.Write(folder, $"{Path.GetFileName(Path.GetFullPath(folder).TrimEnd('/'))}: time to accept one message", summary);
             if (LossChart.Applies(summary)) LossChart.Write(folder, $"{Path.GetFileName(Path.GetFullPath(folder).TrimEnd('/'))}: time to accept under loss", summary);
@@ -42,10 +46,11 @@ internal static class PlotCommand
         foreach (var line in summaryLines.Skip(1))
         {
             var f = line.Split(',');
+            if (f.Length != header.Length || new[] { "variant", "rtt_ms", "size_bytes", "recipients", "loss" }.Any(c => Col(c) < 0)) return -1;
             if (f[Col("variant")] == r.Variant && f[Col("rtt_ms")] == I(r.RttMs) && f[Col("size_bytes")] == I(r.SizeBytes)
                 && f[Col("recipients")] == I(r.Recipients) && f[Col("loss")] == I(r.Loss) && (Col("contact") < 0 || f[Col("contact")] == r.Contact)
                 && Col(column) >= 0)
-                return long.Parse(f[Col(column)], System.Globalization.CultureInfo.InvariantCulture);
+                return long.TryParse(f[Col(column)], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n) ? n : -1;
         }
         return -1;
     }

@@ -59,7 +59,13 @@ internal static class TestbedCommand
             Endpoints.RequireRoot("testbed down");
             try
             {
-                var removed = TestbedCommands.Down(pr.GetValue(name));
+                var only = pr.GetValue(name);
+                var removed = TestbedCommands.Down(only);
+                if (only is not null && removed == 0)
+                {
+                    Console.Error.WriteLine($"latency-smtp: no testbed named '{only}' (testbed up prints the names)");
+                    return Task.FromResult(1);
+                }
                 Console.WriteLine($"removed {removed} testbed(s)");
                 return Task.FromResult(0);
             }
@@ -87,10 +93,13 @@ internal static class TestbedCommand
         text = text.Trim().ToLowerInvariant();
         double Num(string s) => double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && v >= 0 && double.IsFinite(v)
             ? v : throw new FormatException($"'{text}' is not a duration such as 25ms, 250us or 1s");
-        if (text.EndsWith("ms", StringComparison.Ordinal)) return TimeSpan.FromMilliseconds(Num(text[..^2]));
-        if (text.EndsWith("us", StringComparison.Ordinal)) return TimeSpan.FromMicroseconds(Num(text[..^2]));
-        if (text.EndsWith('s')) return TimeSpan.FromSeconds(Num(text[..^1]));
-        return TimeSpan.FromMilliseconds(Num(text));
+        // A one-way delay beyond an hour is no link this tool emulates (and beyond TimeSpan, an overflow).
+        TimeSpan Bounded(double ms) => ms <= 3_600_000 ? TimeSpan.FromMilliseconds(ms)
+            : throw new FormatException($"'{text}' is longer than an hour");
+        if (text.EndsWith("ms", StringComparison.Ordinal)) return Bounded(Num(text[..^2]));
+        if (text.EndsWith("us", StringComparison.Ordinal)) return Bounded(Num(text[..^2]) / 1000);
+        if (text.EndsWith('s')) return Bounded(Num(text[..^1]) * 1000);
+        return Bounded(Num(text));
     }
 
     /// <summary>"1%" or "0.01": a probability in [0, 1).</summary>

@@ -34,7 +34,7 @@ public sealed class ExperimentRunner(ExperimentSpec spec, string outputDirectory
 
     public async Task<ExperimentOutcome> RunAsync(IEnumerable<string> commandLine, CancellationToken cancel)
     {
-        Directory.CreateDirectory(outputDirectory);
+        Preflight();
         var removed = Testbed.Testbed.RemoveStale();
         if (removed > 0) log.WriteLine($"removed {removed} stale testbed(s) left by dead processes");
         var work = Directory.CreateTempSubdirectory("latency-smtp-run-");
@@ -218,10 +218,38 @@ public sealed class ExperimentRunner(ExperimentSpec spec, string outputDirectory
         if (interrupted) throw new OperationCanceledException("interrupted", cancel);
     }
 
+    /// <summary>What would fail only after a testbed was built, checked before: message sizes, the output folder.</summary>
+    private void Preflight()
+    {
+        foreach (var recipients in spec.Recipients)
+        {
+            // The test message cannot be smaller than its own headers; it would be sent larger than size_bytes says.
+            // The longest seed and subject give the longest headers.
+            foreach (var size in spec.SizeBytes)
+                if (MessageFactory.Create(size, int.MinValue, "sender@example.org", Recipients(recipients), Subject(spec.Repetitions + spec.Warmup)).Length is var made && made > size)
+                    throw new ExperimentSpecException($"'size_bytes' {size} is below the test message's own headers and body (at least {made} octets with {recipients} recipient(s))");
+        }
+        Directory.CreateDirectory(outputDirectory);
+        var probe = Path.Combine(outputDirectory, $".write-test-{Environment.ProcessId}");
+        try
+        {
+            File.WriteAllBytes(probe, []);
+            File.Delete(probe);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new IOException($"cannot write results to {outputDirectory}: {e.Message}", e);
+        }
+    }
+
+    private static List<string> Recipients(int count) => Enumerable.Range(1, count).Select(i => $"rcpt{i}@example.net").ToList();
+
+    private string Subject(int rep) => $"{spec.Name} rep {rep}";
+
     private Task<TransactionResult> SendAsync(IVariantClient client, int size, int recipients, double rttMs, int rep, string tag, CancellationToken cancel)
     {
-        var to = Enumerable.Range(1, recipients).Select(i => $"rcpt{i}@example.net").ToList();
-        var message = MessageFactory.Create(size, HashCode.Combine(spec.Seed, rep, size), "sender@example.org", to, $"{spec.Name} rep {rep}");
+        var to = Recipients(recipients);
+        var message = MessageFactory.Create(size, HashCode.Combine(spec.Seed, rep, size), "sender@example.org", to, Subject(rep));
         var identity = new ClientIdentity(ClientHost, Software, $"{spec.Seed:x}-{rttMs:g}-{tag}");
         return client.SendAsync(identity, new MailRequest("sender@example.org", to, message), TimeSpan.FromSeconds(spec.TimeoutSeconds), cancel);
     }

@@ -1,12 +1,13 @@
 using System.Globalization;
 using LatencySmtp.Transport;
+using LatencySmtp.Smtp;
 using Tomlyn;
 using Tomlyn.Model;
 
 namespace LatencySmtp.Experiments.Specs;
 
 /// <summary>One experiment, as written in <c>experiments/NAME.toml</c>: the grid of cells and how often each runs.</summary>
-public sealed record ExperimentSpec
+public sealed partial record ExperimentSpec
 {
     public required string Name { get; init; }
     public string Description { get; init; } = "";
@@ -60,11 +61,11 @@ public sealed record ExperimentSpec
                     throw new ExperimentSpecException($"unknown key '{key}' for kind '{k}' (known: name, description, kind, seed, {string.Join(", ", LatencySmtp.Experiments.Accuracy.AccuracySpec.Keys)})");
             return new ExperimentSpec
             {
-                Name = table.TryGetValue("name", out var an) ? (string)an : defaultName,
-                Description = table.TryGetValue("description", out var ad) ? (string)ad : "",
+                Name = ValidName(Text(table, "name") ?? defaultName),
+                Description = Text(table, "description") ?? "",
                 Kind = k,
                 Variants = [],
-                Seed = table.TryGetValue("seed", out var aseed) ? checked((int)Convert.ToInt64(aseed, CultureInfo.InvariantCulture)) : 1,
+                Seed = Integer(table, "seed") ?? 1,
                 Accuracy = LatencySmtp.Experiments.Accuracy.AccuracySpec.FromToml(table),
             };
         }
@@ -76,19 +77,19 @@ public sealed record ExperimentSpec
         var variants = Strings(table, "variants") ?? throw new ExperimentSpecException("'variants' is required");
         var spec = new ExperimentSpec
         {
-            Name = table.TryGetValue("name", out var n) ? (string)n : defaultName,
-            Description = table.TryGetValue("description", out var d) ? (string)d : "",
+            Name = Text(table, "name") ?? defaultName,
+            Description = Text(table, "description") ?? "",
             Variants = ParseVariants(variants),
             RttMs = Numbers(table, "rtt_ms") ?? [50],
-            SizeBytes = Numbers(table, "size_bytes")?.Select(x => checked((int)x)).ToList() ?? [1024],
-            Recipients = Numbers(table, "recipients")?.Select(x => checked((int)x)).ToList() ?? [1],
+            SizeBytes = Integers(table, "size_bytes") ?? [1024],
+            Recipients = Integers(table, "recipients") ?? [1],
             Loss = Numbers(table, "loss") ?? [0],
             Contact = Strings(table, "contact")?.Select(ParseContact).Distinct().OrderBy(c => c).ToList() ?? [Specs.Contact.Repeat],
-            Repetitions = table.TryGetValue("repetitions", out var r) ? checked((int)Convert.ToInt64(r, CultureInfo.InvariantCulture)) : 20,
-            Seed = table.TryGetValue("seed", out var s) ? checked((int)Convert.ToInt64(s, CultureInfo.InvariantCulture)) : 1,
-            Warmup = table.TryGetValue("warmup", out var w) ? checked((int)Convert.ToInt64(w, CultureInfo.InvariantCulture)) : 1,
-            GapMs = table.TryGetValue("gap_ms", out var g) ? Convert.ToDouble(g, CultureInfo.InvariantCulture) : 20,
-            TimeoutSeconds = table.TryGetValue("timeout_s", out var t) ? Convert.ToDouble(t, CultureInfo.InvariantCulture) : 20,
+            Repetitions = Integer(table, "repetitions") ?? 20,
+            Seed = Integer(table, "seed") ?? 1,
+            Warmup = Integer(table, "warmup") ?? 1,
+            GapMs = Number(table, "gap_ms") ?? 20,
+            TimeoutSeconds = Number(table, "timeout_s") ?? 20,
         };
         spec.Validate();
         return spec;
@@ -96,18 +97,35 @@ public sealed record ExperimentSpec
 
     private void Validate()
     {
+        ValidName(Name);
         if (Contact.Count == 0) throw new ExperimentSpecException("'contact' is empty");
         if (Variants.Count == 0) throw new ExperimentSpecException("'variants' is empty");
+        if (Variants.Distinct().Count() != Variants.Count) throw new ExperimentSpecException("'variants' lists a variant twice");
+        foreach (var (key, values) in new[] { ("rtt_ms", RttMs.Count), ("size_bytes", SizeBytes.Count), ("recipients", Recipients.Count), ("loss", Loss.Count) })
+            if (values == 0) throw new ExperimentSpecException($"'{key}' is empty");
         if (Repetitions is < 1 or > 100_000) throw new ExperimentSpecException("'repetitions' must be 1..100000");
         if (Warmup is < 0 or > 100) throw new ExperimentSpecException("'warmup' must be 0..100");
-        if (RttMs.Any(x => x is < 0 or > 10_000)) throw new ExperimentSpecException("'rtt_ms' values must be 0..10000");
-        if (SizeBytes.Any(x => x is < 1 or > 50 * 1024 * 1024)) throw new ExperimentSpecException("'size_bytes' values must be 1..52428800");
-        if (Recipients.Any(x => x is < 1 or > 1000)) throw new ExperimentSpecException("'recipients' values must be 1..1000");
-        if (Loss.Any(x => x is < 0 or >= 1)) throw new ExperimentSpecException("'loss' values are fractions in [0, 1)");
+        // NaN fails every comparison: each range is written so that NaN lands outside it.
+        if (RttMs.Any(x => !(x is >= 0 and <= 10_000))) throw new ExperimentSpecException("'rtt_ms' values must be 0..10000");
+        var limits = SmtpLimits.Rfc5321;   // what the servers accept: beyond it every transaction would be refused
+        if (SizeBytes.Any(x => x < 1 || x > limits.MaxMessageOctets))
+            throw new ExperimentSpecException($"'size_bytes' values must be 1..{limits.MaxMessageOctets} (the servers' SIZE limit)");
+        if (Recipients.Any(x => x < 1 || x > limits.MaxRecipients))
+            throw new ExperimentSpecException($"'recipients' values must be 1..{limits.MaxRecipients} (the servers' recipient limit, RFC 5321 §4.5.3.1.8)");
+        if (Loss.Any(x => !(x is >= 0 and < 1))) throw new ExperimentSpecException("'loss' values are fractions in [0, 1)");
+        if (!(GapMs is >= 0 and <= 60_000)) throw new ExperimentSpecException("'gap_ms' must be 0..60000");
+        if (!(TimeoutSeconds is > 0 and <= 3600)) throw new ExperimentSpecException("'timeout_s' must be above 0 and at most 3600");
         foreach (var v in Variants)
             if (!v.IsImplemented())
                 throw new ExperimentSpecException($"variant '{v.Name()}' is not implemented yet (implemented: {string.Join(", ", Enum.GetValues<SmtpVariant>().Where(x => x.IsImplemented()).Select(x => x.Name()))})");
     }
+
+    /// <summary>The name names the result folder (results/NAME) and goes into each test message's Subject.</summary>
+    private static string ValidName(string name) => NameRule().IsMatch(name) ? name
+        : throw new ExperimentSpecException($"'name' '{name}' must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit (it names the result folder)");
+
+    [System.Text.RegularExpressions.GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+    private static partial System.Text.RegularExpressions.Regex NameRule();
 
     private static Contact ParseContact(string s) => s.Trim().ToLowerInvariant() switch
     {
@@ -139,10 +157,28 @@ public sealed record ExperimentSpec
     private static List<double>? Numbers(TomlTable t, string key) =>
         t.TryGetValue(key, out var v) ? v switch
         {
-            TomlArray a => a.Select(x => Convert.ToDouble(x, CultureInfo.InvariantCulture)).ToList(),
-            long or double or int => [Convert.ToDouble(v, CultureInfo.InvariantCulture)],
+            TomlArray a => a.Select(x => AsNumber(x, key)).ToList(),
+            long or double or int => [AsNumber(v, key)],
             _ => throw new ExperimentSpecException($"'{key}' must be a number or an array of numbers"),
         } : null;
+
+    private static List<int>? Integers(TomlTable t, string key) => Numbers(t, key)?.Select(x => AsInteger(x, key)).ToList();
+
+    private static double? Number(TomlTable t, string key) =>
+        t.TryGetValue(key, out var v) ? v is long or double or int ? AsNumber(v, key) : throw new ExperimentSpecException($"'{key}' must be a number") : null;
+
+    private static int? Integer(TomlTable t, string key) => Number(t, key) is { } x ? AsInteger(x, key) : null;
+
+    private static string? Text(TomlTable t, string key) =>
+        t.TryGetValue(key, out var v) ? v as string ?? throw new ExperimentSpecException($"'{key}' must be a string") : null;
+
+    private static double AsNumber(object? x, string key) => x is long or double or int
+        ? Convert.ToDouble(x, CultureInfo.InvariantCulture)
+        : throw new ExperimentSpecException($"'{key}' must hold numbers, not '{x}'");
+
+    private static int AsInteger(double x, string key) => x == Math.Floor(x) && x is >= int.MinValue and <= int.MaxValue
+        ? (int)x
+        : throw new ExperimentSpecException($"'{key}' must hold whole numbers, not {x.ToString(CultureInfo.InvariantCulture)}");
 }
 
 /// <summary>Whether a transaction is the client's first contact with the server (cold caches) or a repeat.</summary>

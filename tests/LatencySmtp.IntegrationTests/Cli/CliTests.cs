@@ -94,6 +94,46 @@ public sealed class CliTests(ITestOutputHelper output)
         Assert.Contains("refused", send.StandardOutput + send.StandardError, StringComparison.OrdinalIgnoreCase);
     }
 
+    /// <summary>Adversarial review: each of these printed a stack trace, ran, or failed only after a testbed was built.</summary>
+    [Theory]
+    [InlineData("run-spec", "name = \"../../escaped\"\nvariants = [\"classic\"]", "'name'")]
+    [InlineData("run-spec", "variants = [\"classic\"]\ntimeout_s = 1e300", "timeout_s")]
+    [InlineData("run-spec", "variants = [\"classic\"]\nrecipients = [101]", "recipient limit")]
+    [InlineData("run-spec", "variants = [\"classic\"]\nsize_bytes = [10]\nrepetitions = 1", "below the test message's own headers")]
+    [InlineData("analyze-empty", "", "not a capture file")]
+    [InlineData("testbed-delay", "1e300s", "longer than an hour")]
+    [InlineData("testbed-down", "no-such-testbed", "no testbed named")]
+    [InlineData("send-timeout", "0", "--timeout")]
+    [InlineData("send-to", "c@d\r\nRCPT TO:x@y", "line break")]
+    public void Bad_input_is_one_clear_line_and_a_non_zero_exit(string what, string input, string expected)
+    {
+        var dir = Directory.CreateTempSubdirectory("lsm-badinput-").FullName;
+        try
+        {
+            var file = Path.Combine(dir, what == "analyze-empty" ? "empty.pcap" : "spec.toml");
+            File.WriteAllText(file, input);
+            string[] args = what switch
+            {
+                "run-spec" => ["run", file, "--out", Path.Combine(dir, "out")],
+                "analyze-empty" => ["analyze", file],
+                "testbed-delay" => ["testbed", "up", "--delay", input],
+                "testbed-down" => ["testbed", "down", "--name", input],
+                "send-timeout" => ["send", "--server", "127.0.0.1:9", "--from", "a@example.org", "--to", "b@example.net", "--message", Message, "--timeout", input],
+                _ => ["send", "--server", "127.0.0.1:9", "--from", "a@example.org", "--to", input, "--message", Message],
+            };
+            var r = BoundedProcess.Run("dotnet", [Dll, .. args], TimeSpan.FromSeconds(60));
+            Assert.NotEqual(0, r.ExitCode);
+            Assert.Contains(expected, r.StandardError);
+            Assert.StartsWith("latency-smtp: ", r.StandardError.Trim());
+            Assert.DoesNotContain("   at ", r.StandardError);                            // no stack trace
+            Assert.False(Directory.Exists(Path.Combine(dir, "out")) && Directory.EnumerateFiles(Path.Combine(dir, "out")).Any());
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+
     private static int FreePort()
     {
         using var l = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);

@@ -32,6 +32,25 @@ public sealed class ExperimentSpecTests
     [InlineData("variants = [\"classic\"]\nrtt = [5]", "unknown key 'rtt'")]
     [InlineData("rtt_ms = [5]", "'variants' is required")]
     [InlineData("variants = [\"classic\"]\nloss = [1.5]", "loss")]
+    // Adversarial review: each of these ran (or failed late, after the testbed was built) before.
+    [InlineData("name = \"../../escaped\"\nvariants = [\"classic\"]", "'name'")]
+    [InlineData("name = \"/tmp/abs\"\nvariants = [\"classic\"]", "'name'")]
+    [InlineData("name = \"\"\nvariants = [\"classic\"]", "'name'")]
+    [InlineData("name = \"x\\ny\"\nvariants = [\"classic\"]", "'name'")]
+    [InlineData("name = 5\nvariants = [\"classic\"]", "'name' must be a string")]
+    [InlineData("variants = [\"classic\"]\nrepetitions = \"two\"", "'repetitions' must be a number")]
+    [InlineData("variants = [\"classic\", \"classic\"]", "twice")]
+    [InlineData("variants = [\"classic\"]\nrtt_ms = []", "'rtt_ms' is empty")]
+    [InlineData("variants = [\"classic\"]\nsize_bytes = []", "'size_bytes' is empty")]
+    [InlineData("variants = [\"classic\"]\nrtt_ms = [nan]", "rtt_ms")]
+    [InlineData("variants = [\"classic\"]\nloss = [nan]", "loss")]
+    [InlineData("variants = [\"classic\"]\ntimeout_s = nan", "timeout_s")]
+    [InlineData("variants = [\"classic\"]\ntimeout_s = 0", "timeout_s")]
+    [InlineData("variants = [\"classic\"]\ntimeout_s = 1e300", "timeout_s")]
+    [InlineData("variants = [\"classic\"]\ngap_ms = 1e300", "gap_ms")]
+    [InlineData("variants = [\"classic\"]\nsize_bytes = [1.5]", "whole numbers")]
+    [InlineData("variants = [\"classic\"]\nsize_bytes = [52428800]", "SIZE limit")]
+    [InlineData("variants = [\"classic\"]\nrecipients = [101]", "recipient limit")]
     public void Rejects_bad_specs_with_a_clear_message(string toml, string expected)
     {
         var e = Assert.Throws<ExperimentSpecException>(() => ExperimentSpec.Parse(toml, "x"));
