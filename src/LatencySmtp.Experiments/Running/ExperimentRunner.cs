@@ -155,7 +155,7 @@ public sealed class ExperimentRunner(ExperimentSpec spec, string outputDirectory
     {
         var pcapName = lossOfThisBed > 0 ? $"capture-rtt{rttMs:g}-loss{lossOfThisBed:g}.pcap" : $"capture-rtt{rttMs:g}.pcap";
         var pcap = Path.Combine(outputDirectory, pcapName);
-        var rows = new List<(TransactionRow Row, ushort Port, ushort ServerPort)>();
+        var rows = new List<(TransactionRow Row, ushort Port, ushort ServerPort, DateTime? Started)>();
         var interrupted = false;
         using (var capture = PacketCapture.Start(bed.ClientNamespace, bed.ClientInterface, pcap, "tcp"))
         {
@@ -188,6 +188,7 @@ public sealed class ExperimentRunner(ExperimentSpec spec, string outputDirectory
                         if (contact == Contact.First) await hosts.RestartAsync(variant);
                         var server = hosts.Servers[variant];
                         var (files, duplicates) = (hosts.MaildirCount(variant), server.Duplicates);
+                        var started = DateTime.UtcNow;   // tells this connection from an earlier one on the same port in the capture
                         var result = await SendAsync(hosts.Clients[variant], size, recipients, rttMs, rep, $"{done:x}", cancel);
                         var key = (variant.Name(), rttMs, size, recipients, loss, contact.Name());
                         // Delivered is counted in the Maildir itself: the files that appeared in new/.
@@ -195,7 +196,7 @@ public sealed class ExperimentRunner(ExperimentSpec spec, string outputDirectory
                         _duplicates[key] = _duplicates.GetValueOrDefault(key) + server.Duplicates - duplicates;
                         rows.Add((new TransactionRow(variant.Name(), rttMs, size, recipients, loss, rep, result.AcceptMs,
                             rttMs > 0 ? result.AcceptMs / rttMs : double.NaN, null, null, result.OutcomeLabel, ModelRoundTrips(variant, recipients, contact),
-                            null, null, "missing", result.Error, contact.Name()), result.LocalPort, variant.DefaultPort()));
+                            null, null, "missing", result.Error, contact.Name()), result.LocalPort, variant.DefaultPort(), started));
                         line.Add($"{variant.Name()}{(spec.Contact.Count > 1 ? "/" + contact.Name() : "")} {Describe(result)}");
                         done++;
                         if (spec.GapMs > 0) await Task.Delay(TimeSpan.FromMilliseconds(spec.GapMs), cancel);
@@ -266,7 +267,10 @@ public sealed class ExperimentRunner(ExperimentSpec spec, string outputDirectory
     /// "no-accept-in-trace", "accept-only-in-trace", or stays as given ("missing") when no connection from the
     /// row's client port to its server port is in the capture. A row is matched with the last such connection.
     /// </summary>
-    internal static IReadOnlyList<TransactionRow> JoinWithTrace(string pcap, IReadOnlyList<(TransactionRow Row, ushort Port, ushort ServerPort)> rows, TextWriter log)
+    /// <param name="rows">each row with its client and server port and, where known, when the client started it: a port can
+    /// come back within one capture (first-contact cells give every transaction a fresh client host, whose first port is
+    /// random), and the connection whose SYN is nearest that time is the row's; without a time, the last on the port</param>
+    internal static IReadOnlyList<TransactionRow> JoinWithTrace(string pcap, IReadOnlyList<(TransactionRow Row, ushort Port, ushort ServerPort, DateTime? Started)> rows, TextWriter log)
     {
         IReadOnlyList<TransactionTrace> traces;
         try
@@ -278,15 +282,16 @@ public sealed class ExperimentRunner(ExperimentSpec spec, string outputDirectory
             log.WriteLine($"  trace analysis failed: {e.Message}");
             return rows.Select(r => r.Row).ToList();
         }
-        var byFlow = traces.GroupBy(t => (t.Flow.ClientPort, t.Flow.ServerPort)).ToDictionary(g => g.Key, g => g.Last());
+        var byFlow = traces.GroupBy(t => (t.Flow.ClientPort, t.Flow.ServerPort)).ToDictionary(g => g.Key, g => g.ToList());
         var joined = new List<TransactionRow>();
-        foreach (var (row, port, serverPort) in rows)
+        foreach (var (row, port, serverPort, started) in rows)
         {
-            if (!byFlow.TryGetValue((port, serverPort), out var t))
+            if (!byFlow.TryGetValue((port, serverPort), out var onPort))
             {
                 joined.Add(row);
                 continue;
             }
+            var t = started is { } at ? onPort.MinBy(c => Math.Abs((c.FirstSyn - at).Ticks))! : onPort[^1];
             var check = (t.SynToAcceptMs, double.IsNaN(row.AcceptMs)) switch
             {
                 (null, true) => "ok",

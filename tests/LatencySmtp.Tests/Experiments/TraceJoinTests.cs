@@ -42,11 +42,11 @@ public sealed class TraceJoinTests : IDisposable
         return trace.WriteNanosecondPcap(Path.Combine(_directory, "join.pcap"));
     }
 
-    private static (TransactionRow, ushort, ushort) Row(ushort clientPort, double acceptMs, string outcome = "accepted") =>
+    private static (TransactionRow, ushort, ushort, DateTime?) Row(ushort clientPort, double acceptMs, string outcome = "accepted", DateTime? started = null) =>
         (new TransactionRow("ttcp", 50, 23, 1, 0, clientPort, acceptMs, acceptMs / 50, null, null, outcome, 1, null, null, "missing", null),
-            clientPort, Port);
+            clientPort, Port, started);
 
-    private IReadOnlyList<TransactionRow> Join(params (TransactionRow, ushort, ushort)[] rows)
+    private IReadOnlyList<TransactionRow> Join(params (TransactionRow, ushort, ushort, DateTime?)[] rows)
     {
         var pcap = Capture(rows.Select(r => (r.Item2, r.Item1.Outcome == "rejected" ? 554 : 250)));
         return ExperimentRunner.JoinWithTrace(pcap, rows, TextWriter.Null);
@@ -80,7 +80,7 @@ public sealed class TraceJoinTests : IDisposable
         var failed = Row(30023, double.NaN, "rejected");
         var joined = Join(
             Row(30021, 52.62, "rejected"),                                     // the client says 250, the trace has 554
-            (Row(30022, double.NaN, "timeout").Item1, 30022, Port),            // the client gave up, the trace has the 250
+            (Row(30022, double.NaN, "timeout").Item1, 30022, Port, null),      // the client gave up, the trace has the 250
             failed);                                                           // both: no accept
 
         Assert.Equal(["no-accept-in-trace", "accept-only-in-trace", "ok"], joined.Select(r => r.TraceCheck));
@@ -121,5 +121,34 @@ public sealed class TraceJoinTests : IDisposable
         var rows = new[] { Row(30051, 52.62), Row(30052, 55.0) };
         ExperimentRunner.JoinWithTrace(Capture(rows.Select(r => (r.Item2, 250))), rows, log);
         Assert.Contains("1 of 2 transactions disagree with the trace", log.ToString());
+    }
+
+    /// <summary>
+    /// A first-contact cell gives every transaction a fresh client host with a random first port, so a port can come
+    /// back within one capture; each row must join the connection its client made, found by when it started (the
+    /// reference run of first-contact once joined a 2-RTT row with a 1-RTT connection on the same port).
+    /// </summary>
+    private static readonly DateTime CaptureStart = DateTime.UnixEpoch.AddSeconds(SyntheticTrace.EpochSeconds);
+
+    [Fact]
+    public void A_port_used_twice_in_one_capture_joins_each_row_with_its_own_connection()
+    {
+        var trace = new SyntheticTrace();
+        var first = trace.Connect(Client, 30061, Server, Port, 1000u, 7000u);     // 1 RTT, at t = 0 s
+        first.Syn(0m, Request, fin: true, options: [11, 6, 0, 0, 0, 1]);
+        first.SynAck(AcceptMs, Replies(250), fin: true);
+        first.Client(AcceptMs + 0.05m);
+        var again = trace.Connect(Client, 30061, Server, Port, 90_000u, 97_000u);  // the same port 2 s later, 102.9 ms to accept
+        again.Syn(2000m, Request, fin: true, options: [11, 6, 0, 0, 0, 1]);
+        again.SynAck(2000m + 102.9m, Replies(250), fin: true);
+        again.Client(2000m + 102.95m);
+        var pcap = trace.WriteNanosecondPcap(Path.Combine(_directory, "reuse.pcap"));
+
+        var joined = ExperimentRunner.JoinWithTrace(pcap,
+            [Row(30061, 52.62, started: CaptureStart), Row(30061, 102.9, started: CaptureStart.AddSeconds(2))], TextWriter.Null);
+
+        Assert.Equal(["ok", "ok"], joined.Select(r => r.TraceCheck));
+        Assert.Equal(52.62, joined[0].TraceAcceptMs!.Value, 6);
+        Assert.Equal(102.9, joined[1].TraceAcceptMs!.Value, 6);
     }
 }
