@@ -52,8 +52,8 @@ public static partial class PaperTables
             row.Add(r["variant"]);
             if (varying.Contains("contact")) row.Add(r["contact"]);
             var a = agree.GetValueOrDefault(Cell(r));
-            row.AddRange([r["sent"], r["accepted"], r["delivered"], r["duplicates"], Fixed(r["median_accept_ms"], 1), Fixed(r["p10_accept_ms"], 1),
-                Fixed(r["p90_accept_ms"], 1), Fixed(r["median_rtt_count"], 2), r["model_rtt_count"], r["median_segments"], $"{a.ok}/{a.n}"]);
+            row.AddRange([Count(r, "sent"), Count(r, "accepted"), Count(r, "delivered"), Count(r, "duplicates"), Fixed(r["median_accept_ms"], 1), Fixed(r["p10_accept_ms"], 1),
+                Fixed(r["p90_accept_ms"], 1), Fixed(r["median_rtt_count"], 2), Number(r, "model_rtt_count"), Number(r, "median_segments"), $"{a.ok}/{a.n}"]);
             AppendRow(sb, row);
         }
         return sb.ToString();
@@ -134,6 +134,17 @@ public static partial class PaperTables
 
     private static string DimensionValue(string d, string v) =>
         d == "loss" ? (double.Parse(v, CultureInfo.InvariantCulture) * 100).ToString("0.##", CultureInfo.InvariantCulture) + " %" : v;
+
+    /// <summary>A count cell as written (never a negative or a word: the table is for a paper).</summary>
+    private static string Count(IReadOnlyDictionary<string, string> r, string column) =>
+        long.TryParse(r[column], NumberStyles.None, CultureInfo.InvariantCulture, out _) ? r[column]
+            : throw new InvalidDataException($"summary.csv: '{r[column]}' in column {column} of {r["variant"]} is not a count");
+
+    /// <summary>A numeric cell as written; empty stays "-".</summary>
+    private static string Number(IReadOnlyDictionary<string, string> r, string column) =>
+        r[column].Length == 0 ? "-"
+        : double.TryParse(r[column], NumberStyles.Float, CultureInfo.InvariantCulture, out _) ? r[column]
+        : throw new InvalidDataException($"summary.csv: '{r[column]}' in column {column} of {r["variant"]} is not a number");
 
     private static string Fixed(string v, int digits) =>
         v.Length == 0 ? "-" : double.Parse(v, CultureInfo.InvariantCulture).ToString("F" + digits, CultureInfo.InvariantCulture);

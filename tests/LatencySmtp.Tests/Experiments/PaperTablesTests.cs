@@ -74,6 +74,24 @@ public sealed class PaperTablesTests
         finally { Directory.Delete(dir, true); }
     }
 
+    /// <summary>Adversarial review: a word in a count column went into the paper's table unchecked.</summary>
+    [Theory]
+    [InlineData("ttcp,50,1024,1,0,repeat,2,2,lots,2,0,52.5,52.1,53,1.05,1,3,1308", "accepted")]
+    [InlineData("ttcp,50,1024,1,0,repeat,2,2,2,-1,0,52.5,52.1,53,1.05,1,3,1308", "delivered")]
+    [InlineData("ttcp,50,1024,1,0,repeat,2,2,2,2,0,52.5,52.1,53,1.05,one,3,1308", "model_rtt_count")]
+    public void A_cell_that_is_not_a_number_is_an_error_naming_its_column(string summaryRow, string column)
+    {
+        var s = string.Join('\n', string.Join(',', CsvFiles.SummaryColumns), summaryRow) + "\n";
+        var t = string.Join('\n', string.Join(',', CsvFiles.TransactionColumns), "ttcp,50,1024,1,0,0,52.1,1.042,3,1308,accepted,1,52.2,1,ok,,repeat") + "\n";
+        var dir = Folder(s, t);
+        try
+        {
+            var e = Assert.Throws<InvalidDataException>(() => PaperTables.ForTransactions(dir));
+            Assert.Contains(column, e.Message);
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
     [Fact]
     public void Unclosed_marker_is_an_error_not_a_silent_skip()
     {
