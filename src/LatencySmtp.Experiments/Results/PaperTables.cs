@@ -87,6 +87,11 @@ public static partial class PaperTables
     /// <inheritdoc cref="UpdateDocument(string, string, out int)"/>
     public static string UpdateDocument(string document, string baseDirectory, out int tables, out int captures)
     {
+        ArgumentNullException.ThrowIfNull(document);
+        // A document with CRLF line ends is updated as LF and written back as CRLF: the markers end with a line break.
+        if (document.Contains("\r\n", StringComparison.Ordinal))
+            return UpdateDocument(document.Replace("\r\n", "\n", StringComparison.Ordinal), baseDirectory, out tables, out captures)
+                .Replace("\n", "\r\n", StringComparison.Ordinal);
         var count = 0;
         var opened = OpenMarker().Matches(document).Count;
         var updated = Block().Replace(document, m =>
@@ -103,7 +108,10 @@ public static partial class PaperTables
         updated = CaptureBlock().Replace(updated, m =>
         {
             count++;
-            var selectors = m.Groups["selector"].Captures.Select(c => c.Value.Split('=', 2)).ToDictionary(kv => kv[0], kv => kv[1]);
+            var pairs = m.Groups["selector"].Captures.Select(c => c.Value.Split('=', 2)).ToList();
+            if (pairs.GroupBy(kv => kv[0]).FirstOrDefault(g => g.Count() > 1) is { } twice)
+                throw new FormatException($"{m.Groups["open"].Value}: selector '{twice.Key}' given twice");
+            var selectors = pairs.ToDictionary(kv => kv[0], kv => kv[1]);
             var example = ForCapture(Path.Combine(baseDirectory, m.Groups["pcap"].Value), selectors);
             return $"{m.Groups["open"].Value}\n{example}{m.Groups["close"].Value}";
         });

@@ -92,6 +92,25 @@ public sealed class PaperTablesTests
         finally { Directory.Delete(dir, true); }
     }
 
+    /// <summary>Adversarial review: a CRLF document's closed block was reported as unclosed.</summary>
+    [Fact]
+    public void A_CRLF_document_is_updated_and_keeps_its_line_ends()
+    {
+        var s = string.Join('\n', string.Join(',', CsvFiles.SummaryColumns), "ttcp,50,1024,1,0,repeat,2,2,2,2,0,52.5,52.1,53,1.05,1,3,1308") + "\n";
+        var t = string.Join('\n', string.Join(',', CsvFiles.TransactionColumns), "ttcp,50,1024,1,0,0,52.1,1.042,3,1308,accepted,1,52.2,1,ok,,repeat") + "\n";
+        var dir = Folder(s, t);
+        try
+        {
+            var doc = $"# notes\r\n<!-- table: {dir} -->\r\nold\r\n<!-- /table -->\r\nend\r\n";
+            var updated = PaperTables.UpdateDocument(doc, "/", out var tables);
+            Assert.Equal(1, tables);
+            Assert.Contains("| ttcp | 2 | 2 | 2 | 0 |", updated);
+            Assert.DoesNotContain("old", updated);
+            Assert.DoesNotMatch("[^\r]\n", updated);                       // every line still ends in CRLF
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
     [Fact]
     public void Unclosed_marker_is_an_error_not_a_silent_skip()
     {
