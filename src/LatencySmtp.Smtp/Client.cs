@@ -78,15 +78,16 @@ public static class MessageText
     /// </summary>
     public static byte[] WithCrlfLineEnds(ReadOnlySpan<byte> message)
     {
+        bool BareLf(ReadOnlySpan<byte> m, int i) => m[i] == (byte)'\n' && (i == 0 || m[i - 1] != (byte)'\r');
         int bare = 0;
         for (int i = 0; i < message.Length; i++)
-            if (message[i] == (byte)'\n' && (i == 0 || message[i - 1] != (byte)'\r')) bare++;
+            if (BareLf(message, i)) bare++;
         if (bare == 0) return message.ToArray();
         var result = new byte[message.Length + bare];
         int o = 0;
         for (int i = 0; i < message.Length; i++)
         {
-            if (message[i] == (byte)'\n' && (i == 0 || message[i - 1] != (byte)'\r')) result[o++] = (byte)'\r';
+            if (BareLf(message, i)) result[o++] = (byte)'\r';
             result[o++] = message[i];
         }
         return result;

@@ -27,7 +27,7 @@ public static class SocketOptions
         }
         catch (SocketException e) when (e.SocketErrorCode == SocketError.AddressAlreadyInUse)
         {
-            throw new IOException($"{endpoint} is already in use (is another server running there?)", e);
+            throw Linux.PortReservation.InUse(endpoint, e);
         }
     }
 

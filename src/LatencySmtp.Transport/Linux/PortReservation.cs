@@ -35,9 +35,13 @@ public sealed unsafe class PortReservation : IDisposable
         if (LibC.bind(s, &address, (uint)sizeof(LibC.SockaddrIn)) == 0) return new PortReservation(fd);
         int errno = Marshal.GetLastPInvokeError();
         fd.Dispose();
-        if (errno == EADDRINUSE) throw new IOException($"{endpoint} is already in use (is another server running there?)");
+        if (errno == EADDRINUSE) throw InUse(endpoint, null);
         throw new IOException($"bind({endpoint}) failed: {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno})", errno);
     }
+
+    /// <summary>The error for an address and port another socket holds (kernel listeners say the same).</summary>
+    public static IOException InUse(IPEndPoint endpoint, Exception? inner) =>
+        new($"{endpoint} is already in use (is another server running there?)", inner);
 
     public void Dispose() => _fd.Dispose();
 }
